@@ -1,0 +1,36 @@
+"""REST paths, error codes and auth header names.
+
+Kept free of heavy imports: gd2ctl imports this module on every call.
+"""
+
+from __future__ import annotations
+
+API_VERSION = "v1"
+
+PING = "/ping"
+VERSION = "/version"
+OPENAPI = "/openapi.json"
+PEERS = "/v1/peers"
+VOLUMES = "/v1/volumes"
+DEBUG_STORE = "/v1/debug/store"
+
+
+def volume(name: str) -> str:
+    """Path of one volume."""
+    return f"{VOLUMES}/{name}"
+
+
+REQUEST_ID_HEADER = "X-Request-ID"
+AUTH_HEADER = "Authorization"
+
+# HTTP status for each error code of gd2.errors; one table for server and client.
+STATUS_OF_CODE: dict[str, int] = {
+    "invalid": 422,
+    "not_found": 404,
+    "conflict": 409,
+    "unauthorized": 401,
+    "unavailable": 503,
+    "brick_failed": 500,
+    "bad_config": 500,
+    "internal": 500,
+}

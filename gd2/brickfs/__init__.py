@@ -1,0 +1,21 @@
+"""Brick directories on this node's disks: checks, volume-id xattrs, undo."""
+
+from gd2.brickfs.directory import (
+    VOLUME_ID_XATTR,
+    PreparedBrick,
+    check_brick_path,
+    mark_brick,
+    prepare_brick,
+    release_brick,
+    unprepare_brick,
+)
+
+__all__ = [
+    "VOLUME_ID_XATTR",
+    "PreparedBrick",
+    "check_brick_path",
+    "mark_brick",
+    "prepare_brick",
+    "release_brick",
+    "unprepare_brick",
+]

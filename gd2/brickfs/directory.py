@@ -1,0 +1,146 @@
+"""What glusterd does to a brick directory when a volume is created or deleted.
+
+A brick belongs to a volume when it carries ``trusted.glusterfs.volume-id``
+(the volume's 16-byte UUID); glusterfsd refuses to export a directory whose
+id does not match its volfile.  Like glusterd1 we refuse a path when it, or
+any directory above it, already carries a volume id or a gfid, and we refuse
+the root filesystem unless forced.  Every change records what it did so that
+it can be undone exactly, and undo never removes a mark someone else set.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from gd2.errors import BrickError, Conflict, InvalidRequest
+
+VOLUME_ID_XATTR = "trusted.glusterfs.volume-id"
+GFID_XATTR = "trusted.gfid"
+_IN_USE_XATTRS = (VOLUME_ID_XATTR, GFID_XATTR)
+
+
+@dataclass(frozen=True)
+class PreparedBrick:
+    """What prepare_brick changed, so that it can be undone."""
+
+    path: Path
+    volume_id: str
+    created_from: Path | None  # top-most directory we created, if any
+
+
+def _getxattr(path: Path, name: str) -> bytes | None:
+    try:
+        return os.getxattr(path, name, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno in (errno.ENODATA, errno.ENOENT, errno.ENOTSUP):
+            return None
+        raise
+
+
+def _existing_ancestor(path: Path) -> Path:
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    return probe
+
+
+def check_brick_path(spec: str, path: Path, *, force: bool) -> None:
+    """Refuse a brick path glusterd1 would refuse; ``spec`` names it in errors."""
+    try:
+        if path.exists() and not path.is_dir():
+            raise InvalidRequest(f"brick {spec}: {path} exists and is not a directory", {"bricks": spec})
+        probe = path
+        while True:
+            if probe.exists():
+                for name in _IN_USE_XATTRS:
+                    if _getxattr(probe, name) is not None:
+                        where = "is" if probe == path else f"is inside {probe}, which is"
+                        raise Conflict(
+                            f"brick {spec} {where} already part of a volume ({name} is set)",
+                            {"bricks": spec},
+                        )
+            if probe.parent == probe:
+                break
+            probe = probe.parent
+        if not force and os.stat(_existing_ancestor(path)).st_dev == os.stat("/").st_dev:
+            raise InvalidRequest(
+                f"brick {spec} is on the root filesystem; use a separate filesystem for bricks, "
+                "or add 'force' to create it there anyway",
+                {"bricks": spec},
+            )
+    except OSError as exc:
+        raise BrickError(f"brick {spec}: cannot check {path}: {exc.strerror}", {"bricks": spec}) from None
+
+
+def prepare_brick(spec: str, path: Path, volume_id: str) -> PreparedBrick:
+    """Create the directory if needed and mark it with the volume id.
+
+    The mark is set with XATTR_CREATE so that of two concurrent creates on the
+    same directory exactly one can claim it.
+    """
+    created_from: Path | None = None
+    try:
+        top = _existing_ancestor(path)
+        if top != path:
+            path.mkdir(mode=0o755, parents=True)
+            created_from = path
+            while created_from.parent != top:
+                created_from = created_from.parent
+    except OSError as exc:
+        raise BrickError(f"brick {spec}: cannot create {path}: {exc.strerror}", {"bricks": spec}) from None
+    try:
+        os.setxattr(path, VOLUME_ID_XATTR, uuid.UUID(volume_id).bytes, os.XATTR_CREATE)
+    except OSError as exc:
+        prepared = PreparedBrick(path, volume_id, created_from)
+        unprepare_brick(prepared)
+        if exc.errno == errno.EEXIST:
+            raise Conflict(f"brick {spec} is already part of a volume", {"bricks": spec}) from None
+        if exc.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise BrickError(
+                f"brick {spec}: the filesystem of {path} does not support extended attributes",
+                {"bricks": spec},
+            ) from None
+        raise BrickError(f"brick {spec}: cannot set {VOLUME_ID_XATTR}: {exc.strerror}",
+                         {"bricks": spec}) from None
+    return PreparedBrick(path, volume_id, created_from)
+
+
+def release_brick(path: Path, volume_id: str) -> bool:
+    """Remove the volume-id mark if it is ``volume_id``'s; True if removed."""
+    try:
+        if _getxattr(path, VOLUME_ID_XATTR) != uuid.UUID(volume_id).bytes:
+            return False
+        os.removexattr(path, VOLUME_ID_XATTR, follow_symlinks=False)
+        return True
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise BrickError(f"brick {path}: cannot remove {VOLUME_ID_XATTR}: {exc.strerror}") from None
+
+
+def mark_brick(path: Path, volume_id: str) -> None:
+    """Set the mark again (undo of release_brick)."""
+    try:
+        os.setxattr(path, VOLUME_ID_XATTR, uuid.UUID(volume_id).bytes)
+    except OSError as exc:
+        raise BrickError(f"brick {path}: cannot set {VOLUME_ID_XATTR}: {exc.strerror}") from None
+
+
+def unprepare_brick(prepared: PreparedBrick) -> None:
+    """Undo prepare_brick: our mark, then the directories we created if empty."""
+    release_brick(prepared.path, prepared.volume_id)
+    if prepared.created_from is None:
+        return
+    probe = prepared.path
+    while True:
+        try:
+            probe.rmdir()
+        except OSError:
+            return  # not empty (someone wrote there) or gone: leave it
+        if probe == prepared.created_from:
+            return
+        probe = probe.parent

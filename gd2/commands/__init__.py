@@ -1,0 +1,1 @@
+"""Services: each operation validates, builds a transaction and runs it."""

@@ -1,0 +1,192 @@
+"""The daemon's settings, from defaults, then the TOML file, then flags.
+
+Every flag is also a TOML key of the same name without the dashes
+(``--rest-port 24009`` is ``rest-port = 24009``).  A bad file is reported with
+the line it is on, because an admin editing /etc/glusterd2/glusterd2.toml
+needs to know where to look, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from gd2.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = Path("/etc/glusterd2/glusterd2.toml")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the daemon reads from its environment, resolved once at start."""
+
+    localstatedir: Path = Path("/var/lib/glusterd2")
+    rundir: Path = Path("/run/glusterd2")
+    logdir: Path = Path("/var/log/glusterd2")
+    address: str = "127.0.0.1"
+    sunrpc_port: int = 24007
+    peer_port: int = 24008
+    rest_port: int = 24009
+    etcd_client_port: int = 2379
+    etcd_peer_port: int = 2380
+    # Empty: run etcd as a supervised child.  Otherwise: client URLs of an
+    # etcd cluster managed by someone else.
+    etcd_endpoints: tuple[str, ...] = ()
+    etcd_binary: str = "etcd"
+    log_level: str = "info"
+    log_format: str = "console"
+    # Deadlines, in seconds, applied at entry points (see docs/architecture.md).
+    etcd_start_timeout: float = 15.0
+    store_timeout: float = 5.0
+    request_timeout: float = 30.0
+    shutdown_timeout: float = 10.0
+    config_file: Path | None = field(default=None, compare=False)
+
+    @property
+    def socket_path(self) -> Path:
+        """The local REST API socket (root-only by its mode)."""
+        return self.rundir / "gd2.sock"
+
+    @property
+    def etcd_datadir(self) -> Path:
+        return self.localstatedir / "etcd"
+
+    @property
+    def auth_file(self) -> Path:
+        return self.localstatedir / "auth"
+
+    @property
+    def embedded_etcd(self) -> bool:
+        return not self.etcd_endpoints
+
+
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+_LOG_FORMATS = ("console", "json", "logfmt")
+_PORT_KEYS = ("sunrpc_port", "peer_port", "rest_port", "etcd_client_port", "etcd_peer_port")
+_PATH_KEYS = ("localstatedir", "rundir", "logdir")
+_FLOAT_KEYS = ("etcd_start_timeout", "store_timeout", "request_timeout", "shutdown_timeout")
+_STR_KEYS = ("address", "etcd_binary", "log_level", "log_format")
+
+
+def _keys() -> list[str]:
+    return [f.name for f in fields(Config) if f.name != "config_file"]
+
+
+def _dashed(key: str) -> str:
+    return key.replace("_", "-")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The glusterd2 command line; every option defaults to 'not given'."""
+    parser = argparse.ArgumentParser(
+        prog="glusterd2",
+        description="GlusterFS management daemon (GlusterD-2.0).",
+        argument_default=argparse.SUPPRESS,
+    )
+    parser.add_argument("--config", type=Path, help=f"TOML config file (default {DEFAULT_CONFIG_FILE})")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    for key in _keys():
+        parser.add_argument(f"--{_dashed(key)}", dest=key, metavar=key.upper().replace("_", "-"))
+    return parser
+
+
+def _line_of(text: str, key: str) -> int | None:
+    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=", re.MULTILINE)
+    match = pattern.search(text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def _convert(key: str, value: Any, where: str) -> Any:
+    """Check and convert one setting; ``where`` prefixes the error message."""
+    name = _dashed(key)
+    if key in _PORT_KEYS:
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+            raise ConfigError(f"{where}'{name}' must be a port number 0-65535, got {value!r}")
+        return value
+    if key in _FLOAT_KEYS:
+        try:
+            number = float(value) if not isinstance(value, bool) else None
+        except (TypeError, ValueError):
+            number = None
+        if number is None or number <= 0:
+            raise ConfigError(f"{where}'{name}' must be a positive number of seconds, got {value!r}")
+        return number
+    if key in _PATH_KEYS:
+        if not isinstance(value, str) or not value.startswith("/"):
+            raise ConfigError(f"{where}'{name}' must be an absolute path, got {value!r}")
+        return Path(value)
+    if key == "etcd_endpoints":
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"{where}'{name}' must be a list of URLs, got {value!r}")
+        urls = tuple(i.strip() for i in items if i.strip())
+        for url in urls:
+            if not re.fullmatch(r"https?://[^/\s]+:\d+/?", url):
+                raise ConfigError(f"{where}'{name}': {url!r} is not an http://HOST:PORT URL")
+        return urls
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}'{name}' must be a string, got {value!r}")
+    if key == "address":
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ConfigError(f"{where}'{name}' must be an IP address, got {value!r}") from None
+    if key == "log_level" and value not in _LOG_LEVELS:
+        raise ConfigError(f"{where}'{name}' must be one of {', '.join(_LOG_LEVELS)}, got {value!r}")
+    if key == "log_format" and value not in _LOG_FORMATS:
+        raise ConfigError(f"{where}'{name}' must be one of {', '.join(_LOG_FORMATS)}, got {value!r}")
+    return value
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse and check a TOML config file into Config keyword arguments."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"config {path}: cannot read: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {path}: {exc}") from None
+    known = {_dashed(k): k for k in _keys()}
+    settings: dict[str, Any] = {}
+    for name, value in raw.items():
+        line = _line_of(text, name)
+        where = f"config {path}" + (f" line {line}" if line else "") + ": "
+        if name not in known:
+            raise ConfigError(f"{where}unknown key '{name}' (known: {', '.join(sorted(known))})")
+        settings[known[name]] = _convert(known[name], value, where)
+    return settings
+
+
+def load_config(argv: Sequence[str] | None = None) -> Config:
+    """Resolve the configuration: defaults < TOML file < flags.
+
+    Raises :class:`ConfigError` with a one-line message on any problem.
+    ``--help`` and argparse's own usage errors exit as argparse does.
+    """
+    args = vars(build_parser().parse_args(argv))
+    config_path: Path | None = args.pop("config", None)
+    args.pop("version", None)
+    settings: dict[str, Any] = {}
+    if config_path is not None:
+        settings.update(read_config_file(config_path))
+    elif DEFAULT_CONFIG_FILE.exists():
+        config_path = DEFAULT_CONFIG_FILE
+        settings.update(read_config_file(config_path))
+    for key, value in args.items():
+        settings[key] = _convert(key, value, f"--{_dashed(key)}: ")
+    config = replace(Config(), config_file=config_path, **settings)
+    ports = [getattr(config, k) for k in _PORT_KEYS if getattr(config, k)]
+    if len(set(ports)) != len(ports):
+        raise ConfigError("ports must differ: " + ", ".join(f"{_dashed(k)}={getattr(config, k)}"
+                                                             for k in _PORT_KEYS))
+    return config

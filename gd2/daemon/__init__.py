@@ -1,0 +1,1 @@
+"""The glusterd2 daemon: composition root, start order, signals, readiness."""

@@ -1,0 +1,175 @@
+"""glusterd2's composition root: everything is built here, in start order.
+
+Read top to bottom, ``_serve`` is the start sequence:
+
+1. directories, node identity, REST secret
+2. the store: our own etcd child (default) or external endpoints
+3. this node in the pool, its liveness lease
+4. the REST API on the Unix socket (0600) and on TCP (bearer token)
+5. READY=1, then wait for SIGTERM/SIGINT
+
+The modules behind the API (FastAPI, etcd3/gRPC) take most of a second to
+import, so they are imported in a worker thread while etcd boots.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import structlog
+import trio
+
+import gd2
+from gd2.api.token import derive_token
+from gd2.config import Config, load_config
+from gd2.daemon.logsetup import configure_logging
+from gd2.daemon.notify import notify
+from gd2.daemon.state import load_or_create_node, load_or_create_secret
+from gd2.errors import ConfigError, GD2Error, Unavailable
+from gd2.store.embedded import EmbeddedEtcd, EtcdMember, etcd_binary_available
+
+log = structlog.get_logger("gd2.daemon")
+
+_HEAVY_MODULES = ("gd2.store.etcd", "gd2.rest.app", "gd2.rest.server", "gd2.commands.services")
+
+
+def _make_dirs(config: Config) -> None:
+    for path, mode in ((config.localstatedir, 0o755), (config.rundir, 0o755), (config.logdir, 0o755)):
+        try:
+            path.mkdir(mode=mode, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create {path}: {exc.strerror}") from None
+
+
+def _refuse_if_socket_in_use(path: Path) -> None:
+    """Two daemons must never share a rundir: the second would steal the socket."""
+    if not path.exists():
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return  # stale socket from a crash: hypercorn replaces it
+    finally:
+        probe.close()
+    raise ConfigError(f"another glusterd2 is already serving on {path}")
+
+
+def _import_heavy() -> dict[str, Any]:
+    return {name: importlib.import_module(name) for name in _HEAVY_MODULES}
+
+
+async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event) -> None:
+    _make_dirs(config)
+    _refuse_if_socket_in_use(config.socket_path)
+    node = load_or_create_node(config.localstatedir, config.address)
+    secret = load_or_create_secret(config.auth_file)
+    log.info("starting glusterd2", version=gd2.__version__, peer_id=node.peer_id,
+             cluster_id=node.cluster_id, address=config.address)
+
+    modules: dict[str, Any] = {}
+
+    async def import_heavy() -> None:
+        modules.update(await trio.to_thread.run_sync(_import_heavy))
+
+    async with trio.open_nursery() as boot:
+        boot.start_soon(import_heavy)
+        if config.embedded_etcd:
+            if not etcd_binary_available(config.etcd_binary):
+                raise ConfigError(f"etcd binary {config.etcd_binary!r} not found "
+                                  "(install etcd-server, or set etcd-endpoints)")
+            etcd = EmbeddedEtcd(EtcdMember(
+                name=node.peer_id, address=config.address, client_port=config.etcd_client_port,
+                peer_port=config.etcd_peer_port, datadir=config.etcd_datadir,
+                logfile=config.logdir / "etcd.log", cluster_token=node.cluster_id,
+                binary=config.etcd_binary,
+            ), start_timeout=config.etcd_start_timeout, stop_grace=config.shutdown_timeout)
+            await nursery.start(etcd.run)
+    endpoints = config.etcd_endpoints or (etcd.member.client_url,)
+
+    store = modules["gd2.store.etcd"].EtcdStore(endpoints, f"gd2/{node.cluster_id}",
+                                                rpc_timeout=config.store_timeout)
+    try:
+        with trio.fail_after(config.store_timeout):
+            await store.ping()
+    except trio.TooSlowError:
+        raise Unavailable(f"etcd at {', '.join(endpoints)} did not answer within "
+                          f"{config.store_timeout:g}s") from None
+    services = modules["gd2.commands.services"].build_services(
+        store, node, undo_timeout=config.shutdown_timeout)
+    await services.peers.register_self()
+    await nursery.start(services.peers.keep_alive, 10)
+
+    rest_app = modules["gd2.rest.app"]
+    serve_api = modules["gd2.rest.server"].serve_api
+    api = rest_app.create_api(services, config.request_timeout)
+    await nursery.start(lambda task_status: serve_api(
+        rest_app.local_app(api), f"unix:{config.socket_path}", shutdown, umask=0o177,
+        task_status=task_status))
+    if config.rest_port:
+        token = derive_token(secret)
+        try:
+            await nursery.start(lambda task_status: serve_api(
+                rest_app.remote_app(api, token), f"{config.address}:{config.rest_port}", shutdown,
+                task_status=task_status))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {config.address}:{config.rest_port}: {exc.strerror}"
+                              ) from None
+    notify("READY=1")
+    log.info("glusterd2 ready", socket=str(config.socket_path),
+             rest=f"{config.address}:{config.rest_port}" if config.rest_port else "off",
+             etcd=",".join(endpoints))
+
+
+async def _wait_for_signal(signals: Any, cancel_scope: trio.CancelScope, shutdown: trio.Event) -> None:
+    async for signum in signals:
+        log.info("stopping glusterd2", signal=signal.Signals(signum).name)
+        notify("STOPPING=1")
+        shutdown.set()
+        cancel_scope.cancel()
+        return
+
+
+async def daemon_main(config: Config) -> int:
+    """Run the daemon until SIGTERM/SIGINT; returns the process exit status."""
+    shutdown = trio.Event()
+    failures: list[BaseException] = []
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_wait_for_signal, signals, nursery.cancel_scope, shutdown)
+                await _serve(config, nursery, shutdown)
+        except* GD2Error as group:
+            failures.extend(group.exceptions)
+    for exc in failures:
+        log.error("glusterd2 cannot start", error=str(exc))
+        print(f"glusterd2: {exc}", file=sys.stderr)
+    log.info("glusterd2 stopped")
+    return 1 if failures else 0
+
+
+def run(argv: Sequence[str] | None = None) -> NoReturn:
+    """Console entry point ``glusterd2``."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if "--version" in args:
+        print(f"glusterd2 {gd2.__version__}")
+        sys.exit(0)
+    try:
+        config = load_config(args)
+    except ConfigError as exc:
+        print(f"glusterd2: {exc}", file=sys.stderr)
+        sys.exit(2)
+    configure_logging(config.log_level, config.log_format)
+    os.umask(0o022)
+    sys.exit(trio.run(daemon_main, config))
+
+
+if __name__ == "__main__":
+    run()

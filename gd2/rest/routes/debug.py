@@ -1,0 +1,22 @@
+"""`/v1/debug/store`: the store's values, decoded (for `gd2ctl debug store`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gd2.api import routes
+from gd2.api.models import StoreDump, StoreEntry
+from gd2.commands.services import Services
+from gd2.rest.deadline import within
+
+
+def router(services: Services, timeout: float) -> APIRouter:
+    api = APIRouter(tags=["debug"])
+
+    @api.get(routes.DEBUG_STORE, response_model=StoreDump, summary="Decoded store entries under a prefix")
+    async def dump_store(prefix: str = "") -> StoreDump:
+        entries = await within(timeout, lambda: services.store.list_prefix(prefix))
+        return StoreDump(entries=[StoreEntry(key=e.key, schema_version=e.schema, kind=e.kind, value=e.value)
+                                  for e in entries])
+
+    return api

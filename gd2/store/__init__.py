@@ -1,0 +1,11 @@
+"""The store: etcd behind an async, trio-friendly interface.
+
+``Store`` is the interface the services use; ``EtcdStore`` is the real
+adapter (etcd3's thread-based client bridged with ``trio.to_thread`` here and
+nowhere else); ``gd2.testing.FakeStore`` is the in-memory fake that passes
+the same conformance tests.
+"""
+
+from gd2.store.base import Entry, Store
+
+__all__ = ["Entry", "Store"]
