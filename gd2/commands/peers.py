@@ -59,9 +59,8 @@ class PeerService:
                         if await self._store.refresh_lease(lease) <= 0:
                             raise LeaseExpired
                 finally:
-                    with trio.CancelScope(shield=True), trio.move_on_after(2):
-                        with contextlib.suppress(GD2Error):
-                            await self._store.revoke_lease(lease)
+                    with trio.CancelScope(shield=True), trio.move_on_after(2), contextlib.suppress(GD2Error):
+                        await self._store.revoke_lease(lease)
             except LeaseExpired:
                 log.warning("liveness lease expired; granting a new one")
             except GD2Error as exc:

@@ -57,7 +57,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error", path=request.url.path)
+    # Starlette re-raises after this; RequestContext logs the traceback once.
     return error_response(500, "internal", f"internal error: {type(exc).__name__}: {exc}")
 
 

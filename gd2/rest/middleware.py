@@ -38,14 +38,26 @@ class RequestContext:
         given = _header(scope, _REQID)
         reqid = given if given and len(given) <= 64 and given.isprintable() else uuid.uuid4().hex[:16]
 
+        started = False
+
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message["headers"] = [*message.get("headers", []), (_REQID, reqid.encode())]
                 log.info("request", method=scope["method"], path=scope["path"], status=message["status"])
             await send(message)
 
         with structlog.contextvars.bound_contextvars(reqid=reqid):
-            await self.app(scope, receive, send_with_id)
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception as exc:
+                # A bug: log it once with its traceback, answer in the one error shape.
+                log.exception("unexpected error", path=scope["path"])
+                if not started:
+                    body = ErrorResponse(error=ErrorBody(
+                        code="internal", message=f"internal error: {type(exc).__name__}: {exc}"))
+                    await _send_json(send_with_id, 500, body.model_dump(), [])
 
 
 class BearerAuth:

@@ -84,7 +84,7 @@ class EtcdStore:
         return [self._entry(meta.key, raw, meta) for raw, meta in rows]
 
     async def _txn(self, what: str, compare: list[Any], success: list[Any]) -> bool:
-        ok, _ = await self._call(what, lambda: self._client.transaction(compare=compare, success=success))
+        ok, _ = await self._call(what, lambda: self._client.transaction(compare=compare, success=success, failure=[]))
         return bool(ok)
 
     def _put_op(self, key: str, kind: str, value: Any, lease: int | None) -> Any:
