@@ -53,10 +53,8 @@ int64_t gxdr_get_opaque(const uint8_t *buf, size_t len, size_t pos, uint32_t max
                         uint32_t *n);
 
 int64_t gxdr_format_compile(const char *fmt, uint8_t *kinds, uint32_t *args, size_t cap);
-int64_t gxdr_pack(uint8_t *buf, size_t cap, size_t pos, const char *fmt,
-                  const uint64_t *uints, size_t nuints, const int64_t *sints, size_t nsints,
-                  const uint64_t *lens, size_t nlens, const uint8_t *blob, size_t bloblen,
-                  size_t *needed);
+int64_t gxdr_pack(uint8_t *buf, size_t cap, size_t pos, const char *fmt, const uint64_t *vals,
+                  size_t nvals, const uint8_t *blob, size_t bloblen, size_t *needed);
 int64_t gxdr_unpack(const uint8_t *buf, size_t len, size_t pos, const char *fmt, uint64_t *out,
                     size_t nout);
 

@@ -255,111 +255,88 @@ int64_t gxdr_format_compile(const char *fmt, uint8_t *kinds, uint32_t *args, siz
     return r < 0 ? r : (int64_t)n;
 }
 
-/* Size an item's encoding takes, after validating its value; negative status if invalid. */
-static int64_t item_size(const struct item *it, uint64_t u, int64_t s, uint64_t n)
+/* Size of an item's encoding once its value is validated; a negative status if it is invalid. */
+static int64_t item_size(const struct item *it, uint64_t v)
 {
     switch (it->kind) {
     case 'I':
-        return u > UINT32_MAX ? GXDR_E_RANGE : 4;
+        return v > UINT32_MAX ? GXDR_E_RANGE : 4;
     case '?':
-        return u > 1 ? GXDR_E_RANGE : 4;
-    case 'i':
+        return v > 1 ? GXDR_E_RANGE : 4;
+    case 'i': {
+        int64_t s = (int64_t)v;
         return (s < INT32_MIN || s > INT32_MAX) ? GXDR_E_RANGE : 4;
+    }
     case 'Q': case 'q':
         return 8;
     case 'f':
-        return n != it->arg ? GXDR_E_FIXED_LENGTH : (int64_t)(n + pad4(n));
+        return v != it->arg ? GXDR_E_FIXED_LENGTH : (int64_t)(v + pad4(v));
     default: /* o, s */
-        return n > it->arg ? GXDR_E_TOO_LONG : (int64_t)(4 + n + pad4(n));
+        return v > it->arg ? GXDR_E_TOO_LONG : (int64_t)(4 + v + pad4(v));
     }
 }
 
-int64_t gxdr_pack(uint8_t *buf, size_t cap, size_t pos, const char *fmt,
-                  const uint64_t *uints, size_t nuints, const int64_t *sints, size_t nsints,
-                  const uint64_t *lens, size_t nlens, const uint8_t *blob, size_t bloblen,
-                  size_t *needed)
+int64_t gxdr_pack(uint8_t *buf, size_t cap, size_t pos, const char *fmt, const uint64_t *vals,
+                  size_t nvals, const uint8_t *blob, size_t bloblen, size_t *needed)
 {
     struct item it;
     const char *p = fmt;
-    size_t iu = 0, is = 0, il = 0;
+    size_t k = 0;
     uint64_t total = 0, blob_used = 0;
     int r;
 
     /* Pass 1 validates everything and sizes the output, so a failed call writes nothing. */
     while ((r = next_item(&p, &it)) == 1) {
-        uint64_t u = 0, n = 0;
-        int64_t s = 0, size;
-        switch (it.kind) {
-        case 'I': case 'Q': case '?':
-            if (iu == nuints)
-                return GXDR_E_ARGS;
-            u = uints[iu++];
-            break;
-        case 'i': case 'q':
-            if (is == nsints)
-                return GXDR_E_ARGS;
-            s = sints[is++];
-            break;
-        default:
-            if (il == nlens)
-                return GXDR_E_ARGS;
-            n = lens[il++];
-            if (n > bloblen - blob_used)
-                return GXDR_E_ARGS;
-            blob_used += n;
-            break;
-        }
-        size = item_size(&it, u, s, n);
+        int64_t size;
+        if (k == nvals)
+            return GXDR_E_ARGS;
+        size = item_size(&it, vals[k]);
         if (size < 0)
             return size;
+        if (it.kind == 'o' || it.kind == 's' || it.kind == 'f') {
+            if (vals[k] > bloblen - blob_used)
+                return GXDR_E_ARGS;
+            blob_used += vals[k];
+        }
         total += (uint64_t)size;
+        k++;
     }
     if (r < 0)
         return r;
-    if (iu != nuints || is != nsints || il != nlens || blob_used != bloblen)
+    if (k != nvals || blob_used != bloblen)
         return GXDR_E_ARGS;
     if (!has_room(cap, pos, total)) {
-        *needed = pos <= cap ? pos + (size_t)total : SIZE_MAX;
+        if (needed)
+            *needed = pos <= cap ? pos + (size_t)total : SIZE_MAX;
         return GXDR_E_NO_SPACE;
     }
 
     p = fmt;
-    iu = is = il = 0;
+    k = 0;
     blob_used = 0;
     while (next_item(&p, &it) == 1) {
         uint8_t *dst = buf + pos;
-        uint64_t n;
+        uint64_t v = vals[k++];
         switch (it.kind) {
-        case 'I': case '?':
-            wr32(dst, (uint32_t)uints[iu++]);
+        case 'I': case 'i': case '?':
+            wr32(dst, (uint32_t)v);
             pos += 4;
             break;
-        case 'Q':
-            wr32(dst, (uint32_t)(uints[iu] >> 32));
-            wr32(dst + 4, (uint32_t)uints[iu++]);
-            pos += 8;
-            break;
-        case 'i':
-            wr32(dst, (uint32_t)sints[is++]);
-            pos += 4;
-            break;
-        case 'q':
-            wr32(dst, (uint32_t)((uint64_t)sints[is] >> 32));
-            wr32(dst + 4, (uint32_t)sints[is++]);
+        case 'Q': case 'q':
+            wr32(dst, (uint32_t)(v >> 32));
+            wr32(dst + 4, (uint32_t)v);
             pos += 8;
             break;
         case 'f':
-            n = lens[il++];
-            write_padded(dst, blob + blob_used, (size_t)n);
-            blob_used += n;
-            pos += (size_t)(n + pad4(n));
+            write_padded(dst, blob + blob_used, (size_t)v);
+            blob_used += v;
+            pos += (size_t)(v + pad4(v));
             break;
         default:
-            n = lens[il++];
-            wr32(dst, (uint32_t)n);
-            write_padded(dst + 4, blob + blob_used, (size_t)n);
-            blob_used += n;
-            pos += (size_t)(4 + n + pad4(n));
+            wr32(dst, (uint32_t)v);
+            write_padded(dst + 4, blob + blob_used, (size_t)v);
+            blob_used += v;
+            pos += (size_t)(4 + v + pad4(v));
             break;
         }
     }

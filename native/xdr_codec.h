@@ -74,15 +74,13 @@ int64_t gxdr_get_opaque(const uint8_t *buf, size_t len, size_t pos, uint32_t max
 int64_t gxdr_format_compile(const char *fmt, uint8_t *kinds, uint32_t *args, size_t cap);
 
 /*
- * Encode the items of fmt at buf + pos. Values are taken in format order from three arrays: uints
- * for I, Q and ?; sints for i and q; lens for o and s (their bytes concatenated in blob). The counts
- * must match the format exactly. Nothing is written unless every item is valid and fits; on
- * GXDR_E_NO_SPACE, *needed is the capacity the call needs.
+ * Encode the items of fmt at buf + pos. vals has one entry per item, in format order: the value of
+ * I, Q and ?; the two's complement of i and q; the length of o and s, whose bytes are concatenated
+ * in blob. The counts must match the format exactly. Nothing is written unless every item is valid
+ * and fits; on GXDR_E_NO_SPACE, *needed (if not NULL) gets the capacity the call needs.
  */
-int64_t gxdr_pack(uint8_t *buf, size_t cap, size_t pos, const char *fmt,
-                  const uint64_t *uints, size_t nuints, const int64_t *sints, size_t nsints,
-                  const uint64_t *lens, size_t nlens, const uint8_t *blob, size_t bloblen,
-                  size_t *needed);
+int64_t gxdr_pack(uint8_t *buf, size_t cap, size_t pos, const char *fmt, const uint64_t *vals,
+                  size_t nvals, const uint8_t *blob, size_t bloblen, size_t *needed);
 
 /*
  * Decode the items of fmt from buf + pos into out, in format order: one slot per integer or bool

@@ -103,7 +103,7 @@ class Volume(_Strict):
         return len(self.bricks) // self.distribute_count
 
 
-VolumeName = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+VolumeName = Annotated[StrictStr, Field(min_length=1, max_length=256)]
 
 
 class VolumeCreateRequest(_Strict):

@@ -137,6 +137,8 @@ def unprepare_brick(prepared: PreparedBrick) -> None:
         return
     probe = prepared.path
     while True:
+        if _getxattr(probe, VOLUME_ID_XATTR) is not None:
+            return  # another volume claimed it meanwhile: it is theirs now
         try:
             probe.rmdir()
         except OSError:

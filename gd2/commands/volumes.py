@@ -56,6 +56,9 @@ class VolumeService:
         self._node = node
         self._peers = peers
         self._undo_timeout = undo_timeout
+        # Brick checks and marks on this node's disks happen one volume at a
+        # time, so two creates can never both pass the check for one directory.
+        self._bricks_lock = trio.Lock()
 
     async def _entry(self, name: str) -> Entry:
         check_volume_name(name)
@@ -106,11 +109,12 @@ class VolumeService:
                                             volume.model_dump(mode="json")):
                 raise Conflict(f"volume {volume.name} already exists", {"name": volume.name})
 
-        await Transaction("vol-create", [
-            Step("vol-create.CheckBricks", check_bricks),
-            Step("vol-create.PrepareBricks", prepare_bricks, unprepare_bricks),
-            Step("vol-create.StoreVolume", store_volume),
-        ], undo_timeout=self._undo_timeout).run()
+        async with self._bricks_lock:
+            await Transaction("vol-create", [
+                Step("vol-create.CheckBricks", check_bricks),
+                Step("vol-create.PrepareBricks", prepare_bricks, unprepare_bricks),
+                Step("vol-create.StoreVolume", store_volume),
+            ], undo_timeout=self._undo_timeout).run()
         log.info("volume created", volume=volume.name, volume_id=volume.id, type=volume.type.value,
                  bricks=len(volume.bricks))
         return volume
@@ -137,8 +141,9 @@ class VolumeService:
             if not await self._store.delete(keys.volume(name), mod_revision=entry.mod_revision):
                 raise Conflict(f"volume {name} changed while being deleted; try again", {"name": name})
 
-        await Transaction("vol-delete", [
-            Step("vol-delete.ReleaseBricks", release_bricks, mark_bricks_again),
-            Step("vol-delete.DeleteVolume", delete_volume),
-        ], undo_timeout=self._undo_timeout).run()
+        async with self._bricks_lock:
+            await Transaction("vol-delete", [
+                Step("vol-delete.ReleaseBricks", release_bricks, mark_bricks_again),
+                Step("vol-delete.DeleteVolume", delete_volume),
+            ], undo_timeout=self._undo_timeout).run()
         log.info("volume deleted", volume=name, volume_id=volume.id)

@@ -88,7 +88,8 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event) ->
             etcd = EmbeddedEtcd(EtcdMember(
                 name=node.peer_id, address=config.address, client_port=config.etcd_client_port,
                 peer_port=config.etcd_peer_port, datadir=config.etcd_datadir,
-                logfile=config.logdir / "etcd.log", cluster_token=node.cluster_id,
+                logfile=config.logdir / "etcd.log", pidfile=config.rundir / "etcd.pid",
+                cluster_token=node.cluster_id,
                 binary=config.etcd_binary,
             ), start_timeout=config.etcd_start_timeout, stop_grace=config.shutdown_timeout)
             await nursery.start(etcd.run)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ class EtcdMember:
     peer_port: int
     datadir: Path
     logfile: Path
+    pidfile: Path
     cluster_token: str
     binary: str = "etcd"
 
@@ -78,6 +80,28 @@ async def etcd_is_healthy(address: str, port: int) -> bool:
         except (OSError, trio.BrokenResourceError):
             return False
     return reply.startswith(b"HTTP/1.") and b'"health":"true"' in reply
+
+
+def stop_orphan(member: EtcdMember, grace: float) -> int | None:
+    """Stop an etcd left running by a glusterd2 that was killed (SIGKILL, OOM).
+
+    Only a process whose command line is etcd with our data directory is
+    touched; returns its pid if one was stopped.
+    """
+    try:
+        pid = int(member.pidfile.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    if str(member.datadir).encode() not in cmdline or not cmdline[0].endswith(b"etcd"):
+        return None
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.02)
+    if Path(f"/proc/{pid}").exists():
+        os.kill(pid, signal.SIGKILL)
+    return pid
 
 
 def _tail(path: Path, lines: int = 3) -> str:
@@ -142,6 +166,9 @@ class EmbeddedEtcd:
         cannot serve without its store); later deaths are restarted.
         """
         self.member.datadir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        orphan = await trio.to_thread.run_sync(stop_orphan, self.member, self._stop_grace)
+        if orphan is not None:
+            log.warning("stopped an etcd left over from a previous glusterd2", pid=orphan)
         backoff = 0.5
         first = True
         while True:
@@ -152,6 +179,8 @@ class EmbeddedEtcd:
                     stdin=subprocess.DEVNULL, start_new_session=True,
                 )
             self.pid = process.pid
+            started_at = trio.current_time()
+            self.member.pidfile.write_text(f"{process.pid}\n")
             log.info("etcd started", pid=process.pid, client_url=self.member.client_url)
             try:
                 if first:
@@ -163,6 +192,8 @@ class EmbeddedEtcd:
                 await _stop(process, self._stop_grace)
                 self.pid = None
             self.restarts += 1
+            if trio.current_time() - started_at > 60:
+                backoff = 0.5  # it ran fine for a while: this is a new failure, not a crash loop
             log.warning("etcd exited; restarting", status=status, in_seconds=backoff,
                         last_log=_tail(self.member.logfile))
             await trio.sleep(backoff)

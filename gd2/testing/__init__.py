@@ -1,0 +1,11 @@
+"""Test support shipped as products.
+
+``FakeStore`` passes the same conformance tests as the etcd adapter;
+``DaemonProcess`` runs the real glusterd2 console entry point for tests and
+benchmarks.  Nothing in the daemon imports this package.
+"""
+
+from gd2.testing.daemon import DaemonProcess, http_over_unix, venv_bin
+from gd2.testing.fake_store import FakeStore
+
+__all__ = ["DaemonProcess", "FakeStore", "http_over_unix", "venv_bin"]
