@@ -138,6 +138,13 @@ async def _wait_for_signal(signals: Any, cancel_scope: trio.CancelScope, shutdow
         return
 
 
+def _leaves(error: BaseException) -> list[BaseException]:
+    """The actual errors inside (nested) exception groups."""
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
+
+
 async def daemon_main(config: Config) -> int:
     """Run the daemon until SIGTERM/SIGINT; returns the process exit status."""
     shutdown = trio.Event()
@@ -148,7 +155,7 @@ async def daemon_main(config: Config) -> int:
                 nursery.start_soon(_wait_for_signal, signals, nursery.cancel_scope, shutdown)
                 await _serve(config, nursery, shutdown)
         except* GD2Error as group:
-            failures.extend(group.exceptions)
+            failures.extend(_leaves(group))
     for exc in failures:
         log.error("glusterd2 cannot start", error=str(exc))
         print(f"glusterd2: {exc}", file=sys.stderr)

@@ -104,6 +104,11 @@ def stop_orphan(member: EtcdMember, grace: float) -> int | None:
     return pid
 
 
+def _child_env() -> dict[str, str]:
+    # etcd speaks sd_notify itself: it must not tell systemd that *glusterd2* is ready.
+    return {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
+
+
 def _tail(path: Path, lines: int = 3) -> str:
     try:
         text = path.read_text(errors="replace").strip().splitlines()
@@ -176,7 +181,7 @@ class EmbeddedEtcd:
             with open(self.member.logfile, "ab") as logfile:  # noqa: ASYNC230
                 process = await trio.lowlevel.open_process(
                     self.member.command(), stdout=logfile, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL, start_new_session=True,
+                    stdin=subprocess.DEVNULL, start_new_session=True, env=_child_env(),
                 )
             self.pid = process.pid
             started_at = trio.current_time()

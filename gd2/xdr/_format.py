@@ -26,11 +26,25 @@ FIX_BOOL = 1
 FIX_OPAQUE = 2
 FIX_STRING = 3
 
-_FIXES = {ord("i"): FIX_SIGNED, ord("q"): FIX_SIGNED, ord("?"): FIX_BOOL,
-          ord("o"): FIX_OPAQUE, ord("f"): FIX_OPAQUE, ord("s"): FIX_STRING}
+_FIXES = {
+    ord("i"): FIX_SIGNED,
+    ord("q"): FIX_SIGNED,
+    ord("?"): FIX_BOOL,
+    ord("o"): FIX_OPAQUE,
+    ord("f"): FIX_OPAQUE,
+    ord("s"): FIX_STRING,
+}
 # Encoded size of an item beyond its data bytes, at most (length word and padding).
-_OVERHEAD = {ord("I"): 4, ord("i"): 4, ord("?"): 4, ord("Q"): 8, ord("q"): 8,
-             ord("o"): 7, ord("s"): 7, ord("f"): 3}
+_OVERHEAD = {
+    ord("I"): 4,
+    ord("i"): 4,
+    ord("?"): 4,
+    ord("Q"): 8,
+    ord("q"): 8,
+    ord("o"): 7,
+    ord("s"): 7,
+    ord("f"): 3,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +97,9 @@ def compile_format(fmt: str) -> Plan:
         firsts.append(slot)
         slot += 2 if fix in (FIX_OPAQUE, FIX_STRING) else 1
         overhead += _OVERHEAD[kind]
-    return Plan(fmt, cfmt, count, slot, overhead, tuple(encode_fixes), tuple(decode_fixes),
-                _picker(firsts, slot))
+    return Plan(
+        fmt, cfmt, count, slot, overhead, tuple(encode_fixes), tuple(decode_fixes), _picker(firsts, slot)
+    )
 
 
 def _picker(firsts: list[int], slots: int) -> Callable[[list[Any]], tuple[Any, ...]]:

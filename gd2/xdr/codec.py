@@ -77,28 +77,31 @@ class XdrEncoder:
                     value = values[index]
                     if fix == FIX_SIGNED:
                         if not _INT64_MIN <= value <= _INT64_MAX:
-                            raise XdrError(f"format {fmt!r}: value {value} out of range for its type")
+                            raise XdrError(f"encoding {fmt!r}: value out of range for its type")
                         ints[index] = value & _UINT64_MASK
                     elif fix == FIX_BOOL:
                         if type(value) is not bool and not (type(value) is int and value in (0, 1)):
-                            raise XdrError(f"format {fmt!r}: bool value {value!r}")
+                            raise XdrError(f"encoding {fmt!r}: bool value {value!r} is not 0 or 1")
                         ints[index] = int(value)
                     else:
                         data = _item_bytes(value, fix)
                         parts.append(data)
                         ints[index] = len(data)
             except TypeError as exc:
-                raise XdrError(f"format {fmt!r}: {exc}") from None
+                raise XdrError(f"encoding {fmt!r}: {exc}") from None
             blob = b"".join(parts)
         # Grow first so that the native call (which checks again) does not fail for room.
         need = self._pos + plan.overhead + len(blob)
         if need > self._cap:
             self._grow(need)
         try:
-            pos = _lib.gxdr_pack(self._buf, self._cap, self._pos, plan.cfmt, ints, len(ints), blob,
-                                 len(blob), _ffi.NULL)
-        except (TypeError, OverflowError) as exc:
-            raise XdrError(f"format {fmt!r}: {exc}") from None
+            pos = _lib.gxdr_pack(
+                self._buf, self._cap, self._pos, plan.cfmt, ints, len(ints), blob, len(blob), _ffi.NULL
+            )
+        except OverflowError:
+            raise XdrError(f"encoding {fmt!r}: value out of range for its type") from None
+        except TypeError as exc:
+            raise XdrError(f"encoding {fmt!r}: {exc}") from None
         if pos < 0:
             raise status_error(pos, f"encoding {fmt!r}")
         self._pos = pos

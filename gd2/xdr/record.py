@@ -33,8 +33,9 @@ def encode_record(payload: BytesLike, max_fragment: int = MAX_FRAGMENT) -> bytes
         raise XdrError(f"max_fragment {max_fragment} out of range 1..{MAX_FRAGMENT}")
     size = _lib.gxdr_record_size(len(payload), max_fragment)
     out = bytearray(size)
-    written = _lib.gxdr_record_encode(_ffi.from_buffer(out), size, _ffi.from_buffer(payload),
-                                      len(payload), max_fragment)
+    written = _lib.gxdr_record_encode(
+        _ffi.from_buffer(out), size, _ffi.from_buffer(payload), len(payload), max_fragment
+    )
     if written != size:
         raise status_error(written if written < 0 else -1, "encoding a record")
     return bytes(out)
@@ -49,7 +50,7 @@ class RecordReassembler:
     ``feed`` raises again. Not safe to share between threads.
     """
 
-    __slots__ = ("_max_record", "_partial", "_spans", "_state", "_nspans")
+    __slots__ = ("_max_record", "_nspans", "_partial", "_spans", "_state")
 
     def __init__(self, max_record: int) -> None:
         if not 0 <= max_record <= (1 << 63) - 1:
