@@ -27,8 +27,9 @@ class PeerService:
 
     async def register_self(self) -> None:
         """Record this node in the pool (idempotent: addresses are refreshed)."""
-        await self._store.put(keys.peer(self._node.peer_id), keys.KIND_PEER,
-                              self._node.as_peer(online=False).model_dump(exclude={"online"}))
+        node = self._node
+        record = Peer(id=node.peer_id, name=node.name, addresses=list(node.addresses), cluster_id=node.cluster_id)
+        await self._store.put(keys.peer(node.peer_id), keys.KIND_PEER, record.model_dump(exclude={"online"}))
 
     async def list(self) -> list[Peer]:
         peers = await self._store.list_prefix(keys.PEERS)

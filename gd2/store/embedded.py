@@ -37,6 +37,10 @@ class EtcdMember:
     pidfile: Path
     cluster_token: str
     binary: str = "etcd"
+    # Raft timing for servers on one LAN: a fresh single member elects itself
+    # in ~0.2 s instead of ~1 s with etcd's defaults (100/1000 ms).
+    heartbeat_ms: int = 25
+    election_ms: int = 250
 
     @property
     def client_url(self) -> str:
@@ -62,6 +66,8 @@ class EtcdMember:
             "--logger", "zap",
             "--log-outputs", "stderr",
             "--enable-v2=false",
+            "--heartbeat-interval", str(self.heartbeat_ms),
+            "--election-timeout", str(self.election_ms),
         ]
 
 
