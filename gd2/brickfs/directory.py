@@ -10,6 +10,7 @@ it can be undone exactly, and undo never removes a mark someone else set.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import uuid
@@ -20,6 +21,9 @@ from gd2.errors import BrickError, Conflict, InvalidRequest
 
 VOLUME_ID_XATTR = "trusted.glusterfs.volume-id"
 GFID_XATTR = "trusted.gfid"
+# features/index initialises before posix and needs this directory to exist
+# at the first start, so it is made at create time as glusterd1 does.
+HIDDEN_DIR = ".glusterfs"
 _IN_USE_XATTRS = (VOLUME_ID_XATTR, GFID_XATTR)
 
 
@@ -30,6 +34,7 @@ class PreparedBrick:
     path: Path
     volume_id: str
     created_from: Path | None  # top-most directory we created, if any
+    created_hidden: bool = False  # whether we created <brick>/.glusterfs
 
 
 def _getxattr(path: Path, name: str) -> bytes | None:
@@ -106,7 +111,16 @@ def prepare_brick(spec: str, path: Path, volume_id: str) -> PreparedBrick:
             ) from None
         raise BrickError(f"brick {spec}: cannot set {VOLUME_ID_XATTR}: {exc.strerror}",
                          {"bricks": spec}) from None
-    return PreparedBrick(path, volume_id, created_from)
+    hidden = path / HIDDEN_DIR
+    try:
+        hidden.mkdir(mode=0o600)
+        created_hidden = True
+    except FileExistsError:
+        created_hidden = False
+    except OSError as exc:
+        unprepare_brick(PreparedBrick(path, volume_id, created_from))
+        raise BrickError(f"brick {spec}: cannot create {hidden}: {exc.strerror}", {"bricks": spec}) from None
+    return PreparedBrick(path, volume_id, created_from, created_hidden)
 
 
 def release_brick(path: Path, volume_id: str) -> bool:
@@ -132,6 +146,9 @@ def mark_brick(path: Path, volume_id: str) -> None:
 
 def unprepare_brick(prepared: PreparedBrick) -> None:
     """Undo prepare_brick: our mark, then the directories we created if empty."""
+    if prepared.created_hidden:
+        with contextlib.suppress(OSError):
+            (prepared.path / HIDDEN_DIR).rmdir()
     release_brick(prepared.path, prepared.volume_id)
     if prepared.created_from is None:
         return

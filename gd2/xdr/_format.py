@@ -20,36 +20,17 @@ from gd2.xdr._xdr_native import ffi as _ffi
 from gd2.xdr._xdr_native import lib as _lib
 from gd2.xdr.errors import XdrError, status_error
 
-# What the facade does to one item before encoding / after decoding; plain integers need nothing.
-FIX_SIGNED = 0
-FIX_BOOL = 1
-FIX_OPAQUE = 2
-FIX_STRING = 3
-
-_FIXES = {
-    ord("i"): FIX_SIGNED,
-    ord("q"): FIX_SIGNED,
-    ord("?"): FIX_BOOL,
-    ord("o"): FIX_OPAQUE,
-    ord("f"): FIX_OPAQUE,
-    ord("s"): FIX_STRING,
-}
 # Encoded size of an item beyond its data bytes, at most (length word and padding).
-_OVERHEAD = {
-    ord("I"): 4,
-    ord("i"): 4,
-    ord("?"): 4,
-    ord("Q"): 8,
-    ord("q"): 8,
-    ord("o"): 7,
-    ord("s"): 7,
-    ord("f"): 3,
-}
+_OVERHEAD = {"I": 4, "i": 4, "?": 4, "Q": 8, "q": 8, "o": 7, "s": 7, "f": 3}
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """A compiled format: the native format and the per-item work the facade does around it."""
+    """A compiled format: the native format and the per-item work the facade does around it.
+
+    Values and results of plain unsigned integers pass through untouched; the other kinds are
+    listed by position so that pack and unpack loop only over them.
+    """
 
     fmt: str
     cfmt: bytes
@@ -59,10 +40,16 @@ class Plan:
     """Output slots gxdr_unpack fills: one per integer, two (offset, length) per opaque/string."""
     overhead: int
     """Bound on the encoded size minus the opaque/string data bytes."""
-    encode_fixes: tuple[tuple[int, int], ...]
-    """(value index, FIX_*) for the values that are not passed to C as they are."""
-    decode_fixes: tuple[tuple[int, int], ...]
-    """(slot index, FIX_*) for the slots that are not returned as they are."""
+    signed: tuple[int, ...]
+    """Value indexes of i and q items (passed to C as two's complement)."""
+    bools: tuple[int, ...]
+    """Value indexes of ? items."""
+    blobs: tuple[tuple[int, bool], ...]
+    """(value index, is a string) of o and s items, in format order."""
+    signed_slots: tuple[int, ...]
+    bool_slots: tuple[int, ...]
+    blob_slots: tuple[tuple[int, bool], ...]
+    """(first slot, is a string) of o and s items."""
     pick: Callable[[list[Any]], tuple[Any, ...]]
     """Takes the result of each item from the fixed-up slots."""
 
@@ -83,22 +70,34 @@ def compile_format(fmt: str) -> Plan:
     if count < 0:
         raise status_error(count, f"format {fmt!r}")
 
-    encode_fixes: list[tuple[int, int]] = []
-    decode_fixes: list[tuple[int, int]] = []
+    signed: list[tuple[int, int]] = []
+    bools: list[tuple[int, int]] = []
+    blobs: list[tuple[int, int, bool]] = []
     firsts: list[int] = []
     slot = 0
-    overhead = 0
-    for index in range(count):
-        kind = kinds[index]
-        fix = _FIXES.get(kind)
-        if fix is not None:
-            encode_fixes.append((index, fix))
-            decode_fixes.append((slot, fix))
+    for index, kind in enumerate(chr(k) for k in kinds[0:count]):
         firsts.append(slot)
-        slot += 2 if fix in (FIX_OPAQUE, FIX_STRING) else 1
-        overhead += _OVERHEAD[kind]
+        if kind in "iq":
+            signed.append((index, slot))
+        elif kind == "?":
+            bools.append((index, slot))
+        elif kind in "ofs":
+            blobs.append((index, slot, kind == "s"))
+            slot += 1
+        slot += 1
     return Plan(
-        fmt, cfmt, count, slot, overhead, tuple(encode_fixes), tuple(decode_fixes), _picker(firsts, slot)
+        fmt=fmt,
+        cfmt=cfmt,
+        count=count,
+        slots=slot,
+        overhead=sum(_OVERHEAD[chr(k)] for k in kinds[0:count]),
+        signed=tuple(index for index, _ in signed),
+        bools=tuple(index for index, _ in bools),
+        blobs=tuple((index, is_string) for index, _, is_string in blobs),
+        signed_slots=tuple(slot for _, slot in signed),
+        bool_slots=tuple(slot for _, slot in bools),
+        blob_slots=tuple((slot, is_string) for _, slot, is_string in blobs),
+        pick=_picker(firsts, slot),
     )
 
 

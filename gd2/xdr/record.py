@@ -31,12 +31,14 @@ def encode_record(payload: BytesLike, max_fragment: int = MAX_FRAGMENT) -> bytes
     """
     if not 1 <= max_fragment <= MAX_FRAGMENT:
         raise XdrError(f"max_fragment {max_fragment} out of range 1..{MAX_FRAGMENT}")
-    size = _lib.gxdr_record_size(len(payload), max_fragment)
-    out = bytearray(size)
-    written = _lib.gxdr_record_encode(
-        _ffi.from_buffer(out), size, _ffi.from_buffer(payload), len(payload), max_fragment
-    )
-    if written != size:
+    size = len(payload) if not isinstance(payload, memoryview) else payload.nbytes
+    if size <= max_fragment:
+        # One header word in front of the payload: cheaper here than a foreign call.
+        return (LAST_FRAGMENT | size).to_bytes(4, "big") + payload
+    total = _lib.gxdr_record_size(size, max_fragment)
+    out = bytearray(total)
+    written = _lib.gxdr_record_encode(_ffi.from_buffer(out), total, _ffi.from_buffer(payload), size, max_fragment)
+    if written != total:
         raise status_error(written if written < 0 else -1, "encoding a record")
     return bytes(out)
 
@@ -50,7 +52,7 @@ class RecordReassembler:
     ``feed`` raises again. Not safe to share between threads.
     """
 
-    __slots__ = ("_max_record", "_nspans", "_partial", "_spans", "_state")
+    __slots__ = ("_max_record", "_partial", "_spans", "_state")
 
     def __init__(self, max_record: int) -> None:
         if not 0 <= max_record <= (1 << 63) - 1:
@@ -59,7 +61,6 @@ class RecordReassembler:
         self._state: Any = _ffi.new("gxdr_reasm *")
         _lib.gxdr_reasm_init(self._state, max_record)
         self._spans: Any = _ffi.new("uint64_t[]", 3 * _SPANS)
-        self._nspans: Any = _ffi.new("size_t *")
         self._partial = bytearray()
 
     @property
@@ -83,9 +84,13 @@ class RecordReassembler:
         size = len(data)
         pos = 0
         while pos < size:
-            pos = _lib.gxdr_reasm_scan(self._state, data, size, pos, self._spans, _SPANS, self._nspans)
-            count = self._nspans[0]
-            spans: list[int] = _ffi.unpack(self._spans, 3 * count) if count else []
+            count = _lib.gxdr_reasm_scan(self._state, data, size, pos, self._spans, _SPANS)
+            if count < 0:
+                # The records completed earlier in this chunk go down with the stream: a peer
+                # that breaks the framing is disconnected, not half served.
+                partial.clear()
+                raise status_error(count, "record marking")
+            spans: list[int] = _ffi.unpack(self._spans, 3 * count)
             for i in range(0, 3 * count, 3):
                 start = spans[i]
                 piece = data[start : start + spans[i + 1]]
@@ -97,9 +102,6 @@ class RecordReassembler:
                     partial.clear()
                 else:
                     records.append(piece)
-            if pos < 0:
-                # The records completed earlier in this chunk go down with the stream: a peer
-                # that breaks the framing is disconnected, not half served.
-                partial.clear()
-                raise status_error(pos, "record marking")
+            # Fewer pieces than room for them means the scan reached the end of the chunk.
+            pos = size if count < _SPANS else self._state.pos
         return records

@@ -19,6 +19,7 @@ def test_prepare_creates_marks_and_undo_removes_only_what_it_made(tmp_path: Path
     prepared = brickfs.prepare_brick("h:/x", tmp_path / "exists" / "a" / "b", VOL)
     assert prepared.created_from == tmp_path / "exists" / "a"
     assert os.getxattr(tmp_path / "exists" / "a" / "b", brickfs.VOLUME_ID_XATTR) == uuid.UUID(VOL).bytes
+    assert (tmp_path / "exists" / "a" / "b" / ".glusterfs").is_dir()
     brickfs.unprepare_brick(prepared)
     assert not (tmp_path / "exists" / "a").exists()
     assert (tmp_path / "exists").exists()
@@ -29,6 +30,7 @@ def test_undo_keeps_a_directory_someone_wrote_into(tmp_path: Path) -> None:
     (tmp_path / "b" / "data").write_text("x")
     brickfs.unprepare_brick(prepared)
     assert (tmp_path / "b" / "data").exists()
+    assert not (tmp_path / "b" / ".glusterfs").exists()
     assert brickfs.VOLUME_ID_XATTR not in os.listxattr(tmp_path / "b")
 
 
