@@ -80,8 +80,15 @@ class Brick(_Strict):
         return f"{self.host}:{self.path}"
 
 
-class Volume(_Strict):
-    """A volume definition as kept in the store and returned by the API."""
+class VolumeAuth(_Strict):
+    """Credentials protocol/client presents to protocol/server (auth.login), as glusterd1 sets."""
+
+    username: str
+    password: str
+
+
+class VolumeInfo(_Strict):
+    """A volume as the API shows it."""
 
     id: str
     name: str
@@ -103,6 +110,15 @@ class Volume(_Strict):
         return len(self.bricks) // self.distribute_count
 
 
+class Volume(VolumeInfo):
+    """A volume as the store keeps it: the API's view plus its secrets."""
+
+    auth: VolumeAuth
+
+    def public(self) -> VolumeInfo:
+        return VolumeInfo.model_validate(self.model_dump(exclude={"auth"}))
+
+
 VolumeName = Annotated[StrictStr, Field(min_length=1, max_length=256)]
 
 
@@ -119,7 +135,7 @@ class VolumeCreateRequest(_Strict):
 
 
 class VolumeList(_Strict):
-    volumes: list[Volume]
+    volumes: list[VolumeInfo]
 
 
 class PeerList(_Strict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from gd2.api.models import Brick, Peer, Volume, VolumeCreateRequest, VolumeState, VolumeType
+from gd2.api.models import Brick, Peer, Volume, VolumeAuth, VolumeCreateRequest, VolumeState, VolumeType
 from gd2.errors import Conflict, InvalidRequest
 from gd2.model.names import check_volume_name, is_nested, split_brick
 
@@ -141,4 +141,5 @@ def plan_volume(
         distribute_count=sets,
         bricks=bricks,
         created_at=created_at,
+        auth=VolumeAuth(username=new_id(), password=new_id()),
     )

@@ -10,13 +10,20 @@ from gd2.commands.services import Services
 from gd2.rest.deadline import within
 
 
+def _redacted(value: object) -> object:
+    # Volume records carry the brick login password; the dump is for reading state, not secrets.
+    if isinstance(value, dict) and isinstance(value.get("auth"), dict):
+        return {**value, "auth": {**value["auth"], "password": "<redacted>"}}
+    return value
+
+
 def router(services: Services, timeout: float) -> APIRouter:
     api = APIRouter(tags=["debug"])
 
     @api.get(routes.DEBUG_STORE, response_model=StoreDump, summary="Decoded store entries under a prefix")
     async def dump_store(prefix: str = "") -> StoreDump:
         entries = await within(timeout, lambda: services.store.list_prefix(prefix))
-        return StoreDump(entries=[StoreEntry(key=e.key, schema_version=e.schema, kind=e.kind, value=e.value)
-                                  for e in entries])
+        return StoreDump(entries=[StoreEntry(key=e.key, schema_version=e.schema, kind=e.kind,
+                                             value=_redacted(e.value)) for e in entries])
 
     return api
