@@ -62,10 +62,10 @@ uint64_t gxdr_record_size(uint64_t len, uint32_t max_frag);
 int64_t gxdr_record_encode(uint8_t *out, size_t cap, const uint8_t *payload, size_t len,
                            uint32_t max_frag);
 
-typedef struct gxdr_reasm { ...; } gxdr_reasm;
+typedef struct gxdr_reasm { size_t pos; ...; } gxdr_reasm;
 void gxdr_reasm_init(gxdr_reasm *r, uint64_t max_record);
 int64_t gxdr_reasm_scan(gxdr_reasm *r, const uint8_t *chunk, size_t len, size_t pos,
-                        uint64_t *spans, size_t max_spans, size_t *nspans);
+                        uint64_t *spans, size_t max_spans);
 int gxdr_reasm_idle(const gxdr_reasm *r);
 """
 

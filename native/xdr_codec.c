@@ -351,6 +351,8 @@ int64_t gxdr_unpack(const uint8_t *buf, size_t len, size_t pos, const char *fmt,
     int64_t r;
     int more;
 
+    if (pos > len)
+        return GXDR_E_TRUNCATED;
     while ((more = next_item(&fmt, &it)) == 1) {
         size_t slots = (it.kind == 'o' || it.kind == 's' || it.kind == 'f') ? 2 : 1;
         if (nout - k < slots)
@@ -452,11 +454,11 @@ static void end_record(gxdr_reasm *r)
 }
 
 int64_t gxdr_reasm_scan(gxdr_reasm *r, const uint8_t *chunk, size_t len, size_t pos,
-                        uint64_t *spans, size_t max_spans, size_t *nspans)
+                        uint64_t *spans, size_t max_spans)
 {
     size_t k = 0;
 
-    *nspans = 0;
+    r->pos = pos;
     if (r->error)
         return r->error;
     if (pos > len)
@@ -474,7 +476,7 @@ int64_t gxdr_reasm_scan(gxdr_reasm *r, const uint8_t *chunk, size_t len, size_t 
             r->last = (h & GXDR_LAST_FRAGMENT) != 0;
             if (n > r->max_record - r->record_len) {
                 r->error = GXDR_E_RECORD_TOO_LARGE;
-                *nspans = k;
+                r->pos = pos;
                 return r->error;
             }
             r->record_len += n;
@@ -513,6 +515,6 @@ int64_t gxdr_reasm_scan(gxdr_reasm *r, const uint8_t *chunk, size_t len, size_t 
             }
         }
     }
-    *nspans = k;
-    return (int64_t)pos;
+    r->pos = pos;
+    return (int64_t)k;
 }

@@ -116,18 +116,20 @@ typedef struct gxdr_reasm {
     uint8_t last;         /* the current fragment ends its record */
     int8_t error;         /* sticky status once the stream is broken */
     uint8_t started;      /* some bytes of the current record (headers included) were seen */
+    size_t pos;           /* where the last gxdr_reasm_scan stopped in its chunk */
 } gxdr_reasm;
 
 void gxdr_reasm_init(gxdr_reasm *r, uint64_t max_record);
 
 /*
  * Scan chunk[pos:len]. Each payload piece found is written to spans as three values: offset in
- * chunk, length, and 1 if the piece ends a record (0 otherwise). Stops at the end of the chunk or
- * when max_spans pieces were written. Returns the new position in chunk, or a negative status;
- * *nspans gets the number of pieces written (also on error: the pieces before it are valid).
+ * chunk, length, and 1 if the piece ends a record (0 otherwise). Returns the number of pieces
+ * written, or a negative status. Scanning stops at the end of the chunk or once max_spans pieces
+ * are written (so a return value below max_spans means the chunk was consumed); r->pos tells
+ * where.
  */
 int64_t gxdr_reasm_scan(gxdr_reasm *r, const uint8_t *chunk, size_t len, size_t pos,
-                        uint64_t *spans, size_t max_spans, size_t *nspans);
+                        uint64_t *spans, size_t max_spans);
 
 /* 1 when the stream is between records (nothing of a next record seen yet). */
 int gxdr_reasm_idle(const gxdr_reasm *r);
