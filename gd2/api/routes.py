@@ -20,6 +20,26 @@ def volume(name: str) -> str:
     return f"{VOLUMES}/{name}"
 
 
+def volume_start(name: str) -> str:
+    return f"{VOLUMES}/{name}/start"
+
+
+def volume_stop(name: str) -> str:
+    return f"{VOLUMES}/{name}/stop"
+
+
+def volume_status(name: str) -> str:
+    return f"{VOLUMES}/{name}/status"
+
+
+def volume_options(name: str) -> str:
+    return f"{VOLUMES}/{name}/options"
+
+
+def volume_options_reset(name: str) -> str:
+    return f"{VOLUMES}/{name}/options/reset"
+
+
 REQUEST_ID_HEADER = "X-Request-ID"
 AUTH_HEADER = "Authorization"
 
@@ -31,6 +51,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "unauthorized": 401,
     "unavailable": 503,
     "brick_failed": 500,
+    "daemon_failed": 500,
     "bad_config": 500,
     "internal": 500,
 }

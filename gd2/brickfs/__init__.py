@@ -3,6 +3,7 @@
 from gd2.brickfs.directory import (
     VOLUME_ID_XATTR,
     PreparedBrick,
+    brick_problem,
     check_brick_path,
     mark_brick,
     prepare_brick,
@@ -13,6 +14,7 @@ from gd2.brickfs.directory import (
 __all__ = [
     "VOLUME_ID_XATTR",
     "PreparedBrick",
+    "brick_problem",
     "check_brick_path",
     "mark_brick",
     "prepare_brick",

@@ -163,3 +163,23 @@ def unprepare_brick(prepared: PreparedBrick) -> None:
         if probe == prepared.created_from:
             return
         probe = probe.parent
+
+
+def brick_problem(path: Path, volume_id: str) -> str | None:
+    """Why glusterfsd would refuse to export ``path`` for this volume, or None.
+
+    Checked before spawning so that the admin gets the reason, not a brick log to read.
+    """
+    if not path.is_dir():
+        return f"brick directory {path} is missing"
+    try:
+        mark = _getxattr(path, VOLUME_ID_XATTR)
+    except OSError as exc:
+        return f"cannot read {VOLUME_ID_XATTR} of {path}: {exc.strerror}"
+    if mark is None:
+        return f"{path} has no {VOLUME_ID_XATTR}: it is not this volume's brick (recreated?)"
+    if mark != uuid.UUID(volume_id).bytes:
+        return f"{path} belongs to another volume ({VOLUME_ID_XATTR} differs)"
+    if not (path / HIDDEN_DIR).is_dir():
+        return f"{path / HIDDEN_DIR} is missing"
+    return None

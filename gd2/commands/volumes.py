@@ -60,7 +60,11 @@ class VolumeService:
         # time, so two creates can never both pass the check for one directory.
         self._bricks_lock = trio.Lock()
 
-    async def _entry(self, name: str) -> Entry:
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    async def entry(self, name: str) -> Entry:
         check_volume_name(name)
         entry = await self._store.get(keys.volume(name))
         if entry is None:
@@ -68,7 +72,7 @@ class VolumeService:
         return entry
 
     async def get(self, name: str) -> Volume:
-        return Volume.model_validate((await self._entry(name)).value)
+        return Volume.model_validate((await self.entry(name)).value)
 
     async def list(self) -> list[Volume]:
         entries = await self._store.list_prefix(keys.VOLUMES)
@@ -120,7 +124,7 @@ class VolumeService:
         return volume
 
     async def delete(self, name: str) -> None:
-        entry = await self._entry(name)
+        entry = await self.entry(name)
         volume = Volume.model_validate(entry.value)
         if volume.state is VolumeState.STARTED:
             raise Conflict(f"volume {name} is started; stop it before deleting it", {"name": name})

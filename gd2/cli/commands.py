@@ -1,0 +1,148 @@
+"""From command words to one API call and the way to print its answer.
+
+The table is explicit: every command gd2ctl knows is in :func:`plan`, and
+each maps to exactly one REST request (DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+import gd2
+from gd2.api import routes
+from gd2.cli import render
+from gd2.cli.errors import UsageError
+from gd2.cli.volume_args import parse_create
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+COMMANDS = (
+    ("volume create NAME [replica N [arbiter 1]] [disperse N] [redundancy R] HOST:PATH... [force]",
+     "create a volume from bricks"),
+    ("volume delete NAME", "delete a volume (no confirmation)"),
+    ("volume start NAME [force]", "start a volume's bricks (force: restart the ones that are down)"),
+    ("volume stop NAME [force]", "stop a volume's bricks and self-heal daemon"),
+    ("volume status [NAME]", "bricks and daemons of a volume: online, port, pid"),
+    ("volume set NAME KEY VALUE", "set a volume option (glusterd1 names, e.g. performance.write-behind)"),
+    ("volume get NAME KEY|all", "show volume options and their defaults"),
+    ("volume reset NAME KEY|all", "return options to their defaults"),
+    ("volume info [NAME|all]", "show one or all volumes"),
+    ("volume list", "list the names of all volumes"),
+    ("peer list", "list the peers of the pool (also: pool list)"),
+    ("debug store [PREFIX]", "show the decoded store entries under PREFIX"),
+    ("version", "show the versions of gd2ctl and glusterd2"),
+    ("help", "show this help"),
+)
+
+
+class Call:
+    """One request to make, and how to turn its JSON answer into text."""
+
+    __slots__ = ("body", "exit_status", "method", "path", "preface", "render")
+
+    def __init__(self, method: str, path: str, render: Callable[[Any], str], *,
+                 body: dict[str, object] | None = None, preface: str = "",
+                 exit_status: Callable[[Any], int] | None = None) -> None:
+        self.method = method
+        self.path = path
+        self.render = render
+        self.body = body
+        self.preface = preface  # printed before the request is made (text mode only)
+        self.exit_status = exit_status  # non-zero for a partial success (e.g. a brick failed to start)
+
+
+def quote(text: str, safe: str = "") -> str:
+    """Percent-encode ``text`` for a URL path segment or query value."""
+    keep = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~" + safe
+    return "".join(c if c in keep else "".join(f"%{b:02X}" for b in c.encode()) for c in text)
+
+
+def plan(words: list[str]) -> Call:
+    """The call for ``words`` (the command line without global options); raise UsageError."""
+    noun, rest = words[0], words[1:]
+    if noun == "volume":
+        return _volume(rest)
+    if noun in ("peer", "pool"):
+        if rest == ["list"]:
+            return Call("GET", routes.PEERS, lambda data: render.peer_table(data.get("peers") or []))
+        raise _unknown(noun, rest)
+    if noun == "debug":
+        if rest[:1] == ["store"] and len(rest) <= 2:
+            prefix = rest[1] if len(rest) == 2 else ""
+            path = f"{routes.DEBUG_STORE}?prefix={quote(prefix, '/')}" if prefix else routes.DEBUG_STORE
+            return Call("GET", path, lambda data: render.store_dump(data.get("entries") or [], prefix))
+        raise _unknown(noun, rest)
+    if noun == "version":
+        _no_more(rest, "version")
+        return Call("GET", routes.VERSION, render.daemon_version, preface=f"gd2ctl {gd2.__version__}\n")
+    raise UsageError(f"unknown command {noun!r}")
+
+
+def _volume(words: list[str]) -> Call:
+    verb, rest = (words[0], words[1:]) if words else ("", [])
+    if verb == "create":
+        body = parse_create(rest)
+        return Call("POST", routes.VOLUMES, lambda data: (
+            f"volume create: {data.get('name', body['name'])}: success: please start the volume to access data\n"),
+            body=body)
+    if verb == "delete":
+        name = _one_name(rest, "volume delete NAME")
+        return Call("DELETE", routes.volume(quote(name)), lambda _: f"volume delete: {name}: success\n")
+    if verb in ("start", "stop"):
+        force = bool(rest) and rest[-1] == "force"
+        name = _one_name(rest[:-1] if force else rest, f"volume {verb} NAME [force]")
+        if verb == "start":
+            return Call("POST", routes.volume_start(quote(name)), lambda data: render.volume_started(name, data),
+                        body={"force": force}, exit_status=render.start_exit_status)
+        return Call("POST", routes.volume_stop(quote(name)), lambda _: f"volume stop: {name}: success\n",
+                    body={"force": force})
+    if verb == "status":
+        name = _one_name(rest, "volume status NAME")
+        return Call("GET", routes.volume_status(quote(name)), render.volume_status)
+    if verb == "set":
+        if len(rest) != 3:
+            raise UsageError("usage: volume set NAME KEY VALUE")
+        name, key, value = rest
+        return Call("POST", routes.volume_options(quote(name)), lambda _: f"volume set: {name}: success\n",
+                    body={"options": {key: value}})
+    if verb == "get":
+        if len(rest) != 2:
+            raise UsageError("usage: volume get NAME KEY|all")
+        name, key = rest
+        path = routes.volume_options(quote(name)) + ("" if key == "all" else f"?key={quote(key)}")
+        return Call("GET", path, render.volume_options)
+    if verb == "reset":
+        if len(rest) != 2:
+            raise UsageError("usage: volume reset NAME KEY|all")
+        name, key = rest
+        which: dict[str, object] = {"all": True} if key == "all" else {"keys": [key]}
+        return Call("POST", routes.volume_options_reset(quote(name)),
+                    lambda _: f"volume reset: {name}: success\n", body=which)
+    if verb == "info":
+        if len(rest) > 1:
+            raise UsageError("too many arguments; usage: volume info [NAME|all]")
+        if not rest or rest[0] == "all":
+            return Call("GET", routes.VOLUMES, lambda data: render.volume_info(data.get("volumes") or []))
+        return Call("GET", routes.volume(quote(rest[0])), lambda data: render.volume_info([data]))
+    if verb == "list":
+        _no_more(rest, "volume list")
+        return Call("GET", routes.VOLUMES, lambda data: render.volume_list(data.get("volumes") or []))
+    raise _unknown("volume", words)
+
+
+def _one_name(words: list[str], usage: str) -> str:
+    if len(words) != 1:
+        raise UsageError(f"{'missing volume name' if not words else 'too many arguments'}; usage: {usage}")
+    return words[0]
+
+
+def _no_more(words: list[str], command: str) -> None:
+    if words:
+        raise UsageError(f"unexpected argument {words[0]!r} after {command!r}")
+
+
+def _unknown(noun: str, words: list[str]) -> UsageError:
+    if not words:
+        return UsageError(f"missing subcommand after {noun!r}")
+    return UsageError(f"unknown command '{noun} {words[0]}'")

@@ -1,0 +1,65 @@
+"""What a daemon is (a spec), what we can observe of it, and the backend interface.
+
+A backend knows *how* a process runs (a plain daemonizing process here; a
+systemd transient unit later); the brick and self-heal managers know *what*
+to run.  Every backend must find a daemon again after glusterd2 restarts,
+which is why a spec names its pidfile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class DaemonSpec:
+    """A process to run: its command line and where it records its pid."""
+
+    name: str  # unique on this node, e.g. "brick-gv0-127.0.0.1-bricks-b1"
+    argv: tuple[str, ...]
+    pidfile: Path
+    logfile: Path
+    # Text that /proc/<pid>/cmdline must contain for a pid to count as this
+    # daemon (pids are reused; a stale pidfile must not adopt a stranger).
+    identity: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DaemonState:
+    running: bool
+    pid: int | None = None
+
+
+class DaemonBackend(Protocol):
+    async def start(self, spec: DaemonSpec) -> int:
+        """Start ``spec`` and return its pid once the daemon reports ready.
+
+        Raises ``gd2.errors.GD2Error`` (with the daemon's last log lines)
+        when it fails to start.
+        """
+        ...
+
+    async def stop(self, spec: DaemonSpec, grace: float) -> None:
+        """SIGTERM, then SIGKILL after ``grace`` seconds; safe to call twice."""
+        ...
+
+    async def state(self, spec: DaemonSpec) -> DaemonState: ...
+
+
+class BrickRegistry(Protocol):
+    """What the portmap registry (gd2.sunrpc) tells the services about bricks.
+
+    Defined here, implemented by the SunRPC server, passed in by the
+    composition root: services never import the entry-point layer.
+    """
+
+    def port_of(self, brick_path: str) -> int | None: ...
+
+    def ports_in_use(self) -> set[int]: ...
+
+    async def wait_signed_in(self, brick_path: str) -> int:
+        """Wait until a brick with this path signs in; returns its port."""
+        ...
