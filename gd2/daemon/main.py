@@ -149,6 +149,11 @@ async def daemon_main(config: Config) -> int:
     """Run the daemon until SIGTERM/SIGINT; returns the process exit status."""
     shutdown = trio.Event()
     failures: list[BaseException] = []
+    # Whatever trio's receiver restores when it closes is what a late SIGTERM
+    # meets while we exit: make that "ignore", not "die", so a second signal
+    # can never cut the shutdown short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         try:
             async with trio.open_nursery() as nursery:

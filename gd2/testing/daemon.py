@@ -161,8 +161,8 @@ class DaemonProcess:
             self.process = None
 
     def ctl(self, *args: str, check: bool = False, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-        """Run gd2ctl against this daemon's socket."""
-        result = subprocess.run([venv_bin("gd2ctl"), "--socket", str(self.socket_path), *args],
+        """Run gd2ctl against this daemon (its socket through GD2_SOCKET)."""
+        result = subprocess.run([venv_bin("gd2ctl"), *args],
                                 capture_output=True, text=True, timeout=timeout, check=False,
                                 env={**os.environ, "GD2_SOCKET": str(self.socket_path)})
         if check and result.returncode != 0:
