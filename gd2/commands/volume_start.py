@@ -16,7 +16,7 @@ import structlog
 import trio
 
 from gd2 import brickfs
-from gd2.api.models import Brick, Volume, VolumeState, VolumeType
+from gd2.api.models import Brick, Volume, VolumeState
 from gd2.api.runtime import BrickStatus, DaemonStatus, VolumeStartResult, VolumeStatus
 from gd2.commands import keys
 from gd2.commands.volumes import VolumeService
@@ -26,16 +26,11 @@ from gd2.daemons.ports import allocate_port
 from gd2.daemons.process import DaemonFailed
 from gd2.errors import BrickError, Conflict, GD2Error
 from gd2.model.node import LocalNode
+from gd2.volgen import needs_shd
 
 log = structlog.get_logger(__name__)
 
-_NEEDS_SHD = (VolumeType.REPLICATE, VolumeType.DISTRIBUTED_REPLICATE,
-              VolumeType.DISPERSE, VolumeType.DISTRIBUTED_DISPERSE)
 _PORT_ATTEMPTS = 3
-
-
-def needs_shd(volume: Volume) -> bool:
-    return volume.type in _NEEDS_SHD
 
 
 class VolumeRuntime:

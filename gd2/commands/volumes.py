@@ -23,7 +23,7 @@ import structlog
 import trio
 
 from gd2 import brickfs
-from gd2.api.models import Volume, VolumeCreateRequest, VolumeState, VolumeType
+from gd2.api.models import Volume, VolumeCreateRequest, VolumeState
 from gd2.commands import keys
 from gd2.commands.peers import PeerService
 from gd2.errors import Conflict, InvalidRequest, NotFound
@@ -32,22 +32,9 @@ from gd2.model.names import check_volume_name
 from gd2.model.node import LocalNode
 from gd2.store import Entry, Store
 from gd2.txn import Step, Transaction
+from gd2.volgen.options import create_defaults
 
 log = structlog.get_logger(__name__)
-
-
-def default_options(volume_type: VolumeType) -> dict[str, str]:
-    """Options glusterd1 10.x records on every new volume of a type."""
-    options = {
-        "transport.address-family": "inet",
-        "storage.fips-mode-rchecksum": "on",
-        "nfs.disable": "on",
-    }
-    if volume_type in (VolumeType.REPLICATE, VolumeType.DISTRIBUTED_REPLICATE):
-        options["cluster.granular-entry-heal"] = "on"
-    if volume_type is not VolumeType.DISTRIBUTE:
-        options["performance.client-io-threads"] = "off"
-    return options
 
 
 class VolumeService:
@@ -88,7 +75,7 @@ class VolumeService:
             new_id=lambda: str(uuid.uuid4()),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        volume = volume.model_copy(update={"options": default_options(volume.type)})
+        volume = volume.model_copy(update={"options": create_defaults(volume.type)})
         remote = [b.name for b in volume.bricks if b.peer_id != self._node.peer_id]
         if remote:
             raise InvalidRequest(f"bricks on other peers are not supported yet: {', '.join(remote)}")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gd2.api.models import Brick, Volume
 from gd2.daemons.base import DaemonSpec
+from gd2.volgen.keys import brick_export_name, brick_volfile_id, shd_volfile_id
 
 GLUSTERFSD = "/usr/sbin/glusterfsd"
 GLUSTERFS = "/usr/sbin/glusterfs"
@@ -31,15 +32,6 @@ class NodePaths:
     peer_id: str
 
 
-def exported_name(path: str) -> str:
-    """glusterd1's brick path form for file names and volfile ids: /bricks/b1 -> bricks-b1."""
-    return path.strip("/").replace("/", "-")
-
-
-def brick_volfile_id(volume: str, brick: Brick) -> str:
-    return f"{volume}.{brick.host}.{exported_name(brick.path)}"
-
-
 def _socket_path(rundir: Path, what: str) -> Path:
     # Unix socket paths are limited to 108 bytes: name them by a hash, as glusterd1 does.
     return rundir / "sockets" / f"{hashlib.sha256(what.encode()).hexdigest()[:16]}.socket"
@@ -47,10 +39,10 @@ def _socket_path(rundir: Path, what: str) -> Path:
 
 def brick_spec(volume: Volume, brick: Brick, port: int, node: NodePaths) -> DaemonSpec:
     """The glusterfsd that exports ``brick`` on ``port``."""
-    exp = exported_name(brick.path)
+    exp = brick_export_name(brick.path)
     pidfile = node.rundir / "vols" / volume.name / f"{brick.host}-{exp}.pid"
     logfile = node.logdir / "bricks" / f"{exp}.log"
-    volfile_id = brick_volfile_id(volume.name, brick)
+    volfile_id = brick_volfile_id(volume.name, brick.host, brick.path)
     argv = (
         GLUSTERFSD,
         "-s", node.address,
@@ -83,7 +75,7 @@ def shd_spec(volume: Volume, node: NodePaths) -> DaemonSpec:
         GLUSTERFS,
         "-s", node.address,
         "--volfile-server-port", str(node.sunrpc_port),
-        "--volfile-id", f"shd/{volume.name}",
+        "--volfile-id", shd_volfile_id(volume.name),
         "-p", str(pidfile),
         "-l", str(logfile),
         "-S", str(_socket_path(node.rundir, f"shd/{volume.name}")),
