@@ -103,7 +103,7 @@ def test_command_table(words: list[str], method: str, path: str) -> None:
 @pytest.mark.parametrize(("words", "message"), [
     (["frobnicate"], "unknown command 'frobnicate'"),
     (["volume"], "missing subcommand after 'volume'"),
-    (["volume", "start", "v1"], "unknown command 'volume start'"),
+    (["volume", "heal", "v1"], "unknown command 'volume heal'"),
     (["volume", "delete"], "missing volume name"),
     (["volume", "delete", "a", "b"], "too many arguments"),
     (["volume", "info", "a", "b"], "too many arguments"),
@@ -140,3 +140,29 @@ def test_endpoint_urls(url: str, host: str, port: int, text: str) -> None:
 def test_endpoint_urls_refused(url: str) -> None:
     with pytest.raises(ValueError, match="endpoint"):
         Endpoint.from_url(url)
+
+
+@pytest.mark.parametrize(("words", "method", "path", "body"), [
+    (["volume", "start", "v1"], "POST", "/v1/volumes/v1/start", {"force": False}),
+    (["volume", "start", "v1", "force"], "POST", "/v1/volumes/v1/start", {"force": True}),
+    (["volume", "stop", "v1"], "POST", "/v1/volumes/v1/stop", {"force": False}),
+    (["volume", "status", "v1"], "GET", "/v1/volumes/v1/status", None),
+    (["volume", "set", "v1", "performance.write-behind", "off"], "POST", "/v1/volumes/v1/options",
+     {"options": {"performance.write-behind": "off"}}),
+    (["volume", "get", "v1", "all"], "GET", "/v1/volumes/v1/options", None),
+    (["volume", "get", "v1", "cluster.eager-lock"], "GET", "/v1/volumes/v1/options?key=cluster.eager-lock", None),
+    (["volume", "reset", "v1", "all"], "POST", "/v1/volumes/v1/options/reset", {"all": True}),
+    (["volume", "reset", "v1", "nfs.disable"], "POST", "/v1/volumes/v1/options/reset", {"keys": ["nfs.disable"]}),
+])
+def test_runtime_and_option_commands(words: list[str], method: str, path: str, body: object) -> None:
+    call = plan(words)
+    assert (call.method, call.path, call.body) == (method, path, body)
+
+
+@pytest.mark.parametrize("words", [
+    ["volume", "start"], ["volume", "start", "a", "b"], ["volume", "set", "v", "k"], ["volume", "get", "v"],
+    ["volume", "reset", "v"], ["volume", "status"],
+])
+def test_runtime_commands_refuse_bad_arity(words: list[str]) -> None:
+    with pytest.raises(UsageError):
+        plan(words)
