@@ -1,0 +1,122 @@
+"""Volume options: `volume set|get|reset` with glusterd1's keys.
+
+A key must be in volgen's catalogue; its value is checked against what the
+installed xlators accept for every option the key drives (their real option
+tables, gd2.xlators), so a bad value is refused here with the valid choices
+instead of breaking a brick later.  A change rewrites the volume record with
+one compare-and-swap and then tells every connected GlusterFS process to
+fetch its volfile again (FETCHSPEC).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Protocol
+
+import structlog
+
+from gd2.api.models import Volume
+from gd2.api.options import OptionList, OptionValue
+from gd2.commands import keys
+from gd2.commands.volumes import VolumeService
+from gd2.errors import Conflict, InvalidRequest
+from gd2.volgen.options import VolumeOption, all_keys, create_defaults, lookup
+from gd2.xlators import XlatorTable, check_toggle, check_value
+
+log = structlog.get_logger(__name__)
+
+_TEMPLATE = re.compile(r"\{[a-z_]+\}")
+
+
+class VolfileNotifier(Protocol):
+    async def notify_fetchspec(self) -> None: ...
+
+
+def _unknown(key: str) -> InvalidRequest:
+    close = difflib.get_close_matches(key, all_keys(), n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return InvalidRequest(f"option {key} does not exist{hint}", {"option": key})
+
+
+class OptionValidator:
+    """Catalogue (which xlator options a key drives) + xlator tables (what they accept)."""
+
+    def __init__(self, table: XlatorTable) -> None:
+        self._table = table
+
+    def check(self, key: str, value: str) -> str:
+        spec = lookup(key)
+        if spec is None:
+            raise _unknown(key)
+        if spec.choices and value.lower() not in (c.lower() for c in spec.choices):
+            raise InvalidRequest(f"invalid value {value!r} for {key}: must be one of {', '.join(spec.choices)}",
+                                 {"option": key, "value": value})
+        for target in spec.targets:
+            if target.toggles:
+                check_toggle(value, name=key)
+                continue
+            assert target.option is not None
+            option = _TEMPLATE.sub("*", target.option)
+            known = self._table.lookup(target.xlator, option) if "*" not in option else None
+            if known is not None:
+                check_value(known, value, name=key)
+        return value
+
+
+class OptionService:
+    def __init__(self, volumes: VolumeService, validator: OptionValidator, notifier: VolfileNotifier) -> None:
+        self._volumes = volumes
+        self._validator = validator
+        self._notifier = notifier
+
+    async def _update(self, name: str, change: dict[str, str | None], reset_all: bool = False) -> Volume:
+        for _ in range(20):
+            entry = await self._volumes.entry(name)
+            volume = Volume.model_validate(entry.value)
+            options = create_defaults(volume.type) if reset_all else dict(volume.options)
+            for key, value in change.items():
+                if value is None:
+                    options.pop(key, None)
+                else:
+                    options[key] = value
+            updated = volume.model_copy(update={"options": options})
+            if await self._volumes.store.update(keys.volume(name), keys.KIND_VOLUME,
+                                                updated.model_dump(mode="json"), entry.mod_revision):
+                if updated.options != volume.options:
+                    await self._notifier.notify_fetchspec()
+                return updated
+        raise Conflict(f"volume {name} keeps changing; try again", {"name": name})
+
+    async def set(self, name: str, options: dict[str, str]) -> Volume:
+        await self._volumes.get(name)  # NotFound before validation errors
+        checked = {key: self._validator.check(key, value) for key, value in options.items()}
+        volume = await self._update(name, dict(checked))
+        log.info("volume options set", volume=name, options=checked)
+        return volume
+
+    async def reset(self, name: str, keys_: list[str], reset_all: bool) -> Volume:
+        volume = await self._volumes.get(name)
+        if not reset_all and not keys_:
+            raise InvalidRequest("give the keys to reset, or all", {"keys": "empty"})
+        for key in keys_:
+            if lookup(key) is None:
+                raise _unknown(key)
+        defaults = create_defaults(volume.type)
+        volume = await self._update(name, {k: defaults.get(k) for k in keys_}, reset_all=reset_all)
+        log.info("volume options reset", volume=name, keys="all" if reset_all else keys_)
+        return volume
+
+    async def get(self, name: str, key: str | None) -> OptionList:
+        volume = await self._volumes.get(name)
+        specs: list[VolumeOption]
+        if key is not None:
+            spec = lookup(key)
+            if spec is None:
+                raise _unknown(key)
+            specs = [spec]
+        else:
+            specs = [s for k in all_keys() if (s := lookup(k)) is not None]
+        return OptionList(options=[
+            OptionValue(key=s.key, value=volume.options.get(s.key, s.default or ""), default=s.default,
+                        reconfigured=s.key in volume.options) for s in specs])
