@@ -1,8 +1,19 @@
 """Throughput of gd2.xdr (C through cffi) against the plain-Python reference codec in the tests.
 
-The mix is what glusterd2 handles most: an RPC CALL with AUTH_GLUSTERFS_v2 credentials carrying
-GETSPEC arguments (flags, volfile key, xdata dict), and its REPLY carrying a 2 KiB volfile, each
-framed as a record and reassembled. Run from the repository root with the extension built:
+Two parts, measured side by side in one run:
+
+1. The message mix (the issue's target: C at least 10x the reference). What one brick start and
+   one FUSE mount of a 2-brick volume put through glusterd2's SunRPC server (GLUSTER_PROTOCOL.md
+   §12): per brick GETSPEC (xdata with brick_name and op-versions, 2 KiB volfile back) and SIGNIN;
+   per mount one client GETSPEC; per brick connection of the client DUMP (3 programs back), PING
+   and PORTBYBRICK. Each exchange is the four codec operations of a round trip: the client encodes
+   the CALL, the server decodes it, the server encodes the REPLY, the client decodes it. gd2.xdr
+   does each with one native call (gd2.xdr.rpc); the reference with its per-item Packer/Unpacker
+   (tests/unit/xdr_reference.py). Both build the same typed messages.
+2. The format-string codec against the reference on one GETSPEC CALL + REPLY pair, framed as
+   records and reassembled (per item and with pack/unpack).
+
+Run from the repository root with the extension built:
 
     python bench/bench_xdr.py [seconds per case]
 """
@@ -17,7 +28,29 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from gd2.xdr import RecordReassembler, XdrDecoder, XdrEncoder, encode_record
+from gd2.xdr import (
+    CommonReply,
+    DumpReply,
+    DumpRequest,
+    GetspecReply,
+    GetspecRequest,
+    PortByBrickReply,
+    PortByBrickRequest,
+    ProgDetail,
+    RecordReassembler,
+    RpcCall,
+    SigninReply,
+    SigninRequest,
+    XdrDecoder,
+    XdrEncoder,
+    decode_call,
+    decode_reply,
+    encode_call,
+    encode_record,
+    encode_success,
+    make_dict,
+    rpc,
+)
 
 
 def _load_reference() -> ModuleType:
@@ -129,10 +162,80 @@ def _rate(fn: Callable[[], object], seconds: float) -> float:
     return best
 
 
+# ---- the message mix ---------------------------------------------------------------------------------
+
+BRICK = "/data/brick1/b1"
+_brick_xdata = make_dict({"brick_name": BRICK, "max-op-version": 100000, "min-op-version": 1})
+_client_xdata = make_dict({"max-op-version": 100000, "min-op-version": 1})
+_programs = (
+    ProgDetail("GF-DUMP", rpc.GF_DUMP_PROGRAM, 1),
+    ProgDetail("GlusterFS Handshake", rpc.HANDSHAKE_PROGRAM, 2),
+    ProgDetail("Gluster Portmap", rpc.PORTMAP_PROGRAM, 1),
+)
+
+
+def _call(xid: int, prog: int, vers: int, proc: int, args: Any) -> RpcCall:
+    return RpcCall(xid, prog, vers, proc, args, rpc.AUTH_GLUSTERFS_V2, CRED)
+
+
+# (weight, call, reply result type, reply result)
+EXCHANGES: list[tuple[int, RpcCall, Any, Any]] = [
+    (2, _call(1, rpc.HANDSHAKE_PROGRAM, 2, 2, GetspecRequest(0, KEY, _brick_xdata)), GetspecReply,
+     GetspecReply.found(VOLFILE)),
+    (2, _call(2, rpc.PORTMAP_PROGRAM, 1, 4, SigninRequest(BRICK, 49152, 4242)), SigninReply, SigninReply()),
+    (1, _call(3, rpc.HANDSHAKE_PROGRAM, 2, 2, GetspecRequest(1, "/gv0", _client_xdata)), GetspecReply,
+     GetspecReply.found(VOLFILE)),
+    (2, _call(4, rpc.GF_DUMP_PROGRAM, 1, 1, DumpRequest()), DumpReply, DumpReply(0xCAED, 0, 0, _programs)),
+    (2, _call(5, rpc.GF_DUMP_PROGRAM, 1, 2, None), CommonReply, CommonReply()),
+    (2, _call(6, rpc.PORTMAP_PROGRAM, 1, 1, PortByBrickRequest(BRICK)), PortByBrickReply,
+     PortByBrickReply(0, 0, 0, 49152)),
+]  # fmt: skip
+MIX = [(call, result_type, result) for weight, call, result_type, result in EXCHANGES for _ in range(weight)]
+
+
+def mix_native() -> None:
+    for call, result_type, result in MIX:
+        received = decode_call(encode_call(call)[4:])
+        decode_reply(encode_success(received.xid, result)[4:], result_type)
+
+
+def mix_reference() -> None:
+    for call, result_type, result in MIX:
+        received = ref.decode_call(ref.encode_call(call)[4:])
+        ref.decode_reply(ref.encode_success(received.xid, result)[4:], result_type)
+
+
+def check_mix() -> None:
+    """Both sides produce the same bytes and the same messages, or the comparison means nothing."""
+    for call, result_type, result in MIX:
+        wire = encode_call(call)
+        assert wire == ref.encode_call(call)
+        assert decode_call(wire[4:]) == ref.decode_call(wire[4:]) == call
+        reply = encode_success(call.xid, result)
+        assert reply == ref.encode_success(call.xid, result)
+        assert decode_reply(reply[4:], result_type) == ref.decode_reply(reply[4:], result_type)
+
+
+def run_mix(seconds: float) -> None:
+    check_mix()
+    names = " + ".join(
+        f"{weight}x {type(call.args).__name__ if call.args else 'PING'}" for weight, call, _, _ in EXCHANGES
+    )
+    print(f"message mix: {len(MIX)} exchanges ({names}); each = encode CALL, decode CALL, encode REPLY, decode REPLY")
+    native = _rate(mix_native, seconds) * len(MIX) * 4
+    reference = _rate(mix_reference, seconds) * len(MIX) * 4
+    ratio = native / reference
+    print(f"  gd2.xdr (C, one native call per message): {native:12,.0f} messages/s")
+    print(f"  python reference (per item):              {reference:12,.0f} messages/s")
+    print(f"  ratio C / reference: {ratio:.2f}x   (target >= 10x: {'met' if ratio >= 10 else 'NOT met'})")
+    print()
+
+
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 3.0
+    run_mix(seconds)
     sizes = [len(wire) for wire in native_batched_encode()]
-    print(f"mix: CALL {sizes[0]} B + REPLY {sizes[1]} B; rates in message pairs per second")
+    print(f"format-string codec: GETSPEC CALL {sizes[0]} B + REPLY {sizes[1]} B, framed; message pairs per second")
     print(f"{'':28} {'encode+frame':>14} {'reassemble+decode':>18} {'both':>10}  vs reference")
     baseline = 0.0
     for name, (encode, decode) in CASES.items():

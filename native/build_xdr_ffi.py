@@ -4,7 +4,7 @@ meson runs ``python build_xdr_ffi.py OUT.c`` to emit the cffi wrapper source, th
 xdr_codec.c (native/meson.build). ``python build_xdr_ffi.py --compile DIR`` builds the module with
 cffi alone, for quick experiments outside meson.
 
-The declarations below mirror xdr_codec.h; cffi cannot read the header itself because of its
+The declarations below mirror xdr_codec.h and gxdr_rpc.h; cffi cannot read the header itself because of its
 preprocessor lines.
 """
 
@@ -28,7 +28,10 @@ enum gxdr_status {
     GXDR_E_FORMAT = -6,
     GXDR_E_ARGS = -7,
     GXDR_E_RECORD_TOO_LARGE = -8,
-    GXDR_E_FIXED_LENGTH = -9
+    GXDR_E_FIXED_LENGTH = -9,
+    GXDR_E_TRAILING = -10,
+    GXDR_E_BAD_MSG = -11,
+    GXDR_E_BAD_DICT = -12
 };
 
 #define GXDR_MAX_FRAGMENT 0x7fffffff
@@ -67,6 +70,42 @@ void gxdr_reasm_init(gxdr_reasm *r, uint64_t max_record);
 int64_t gxdr_reasm_scan(gxdr_reasm *r, const uint8_t *chunk, size_t len, size_t pos,
                         uint64_t *spans, size_t max_spans);
 int gxdr_reasm_idle(const gxdr_reasm *r);
+
+/* gxdr_rpc.h */
+#define GXDR_MAX_AUTH 400
+
+enum gxdr_msg {
+    GXDR_MSG_VOID, GXDR_MSG_RAW, GXDR_MSG_DICT, GXDR_MSG_DUMP_REQ, GXDR_MSG_DUMP_RSP,
+    GXDR_MSG_COMMON_RSP, GXDR_MSG_GETSPEC_REQ, GXDR_MSG_GETSPEC_RSP, GXDR_MSG_EVENT_NOTIFY_REQ,
+    GXDR_MSG_EVENT_NOTIFY_RSP, GXDR_MSG_GET_VOLUME_INFO_REQ, GXDR_MSG_GET_VOLUME_INFO_RSP,
+    GXDR_MSG_PORTBYBRICK_REQ, GXDR_MSG_PORTBYBRICK_RSP, GXDR_MSG_SIGNIN_REQ, GXDR_MSG_SIGNIN_RSP,
+    GXDR_MSG_SIGNOUT_REQ, GXDR_MSG_SIGNOUT_RSP, GXDR_MSG_COUNT
+};
+
+enum gxdr_call_slot {
+    GXDR_CALL_XID, GXDR_CALL_RPCVERS, GXDR_CALL_PROG, GXDR_CALL_VERS, GXDR_CALL_PROC,
+    GXDR_CALL_CRED_FLAVOR, GXDR_CALL_CRED_OFF, GXDR_CALL_CRED_LEN, GXDR_CALL_VERF_FLAVOR,
+    GXDR_CALL_VERF_OFF, GXDR_CALL_VERF_LEN, GXDR_CALL_ARGS_OFF, GXDR_CALL_ARGS_MSG,
+    GXDR_CALL_ARGS_STATUS, GXDR_CALL_SLOTS
+};
+
+enum gxdr_reply_slot {
+    GXDR_REPLY_XID, GXDR_REPLY_STAT, GXDR_REPLY_DETAIL, GXDR_REPLY_LOW, GXDR_REPLY_HIGH,
+    GXDR_REPLY_VERF_FLAVOR, GXDR_REPLY_VERF_OFF, GXDR_REPLY_VERF_LEN, GXDR_REPLY_BODY_OFF,
+    GXDR_REPLY_SLOTS
+};
+
+int64_t gxdr_decode_call(const uint8_t *buf, size_t len, uint64_t *out, size_t nout);
+int64_t gxdr_decode_reply(const uint8_t *buf, size_t len, int32_t msg, uint64_t *out,
+                          size_t nout);
+int64_t gxdr_decode_body(const uint8_t *buf, size_t len, size_t pos, int32_t msg, uint64_t *out,
+                         size_t nout);
+int64_t gxdr_encode_call(uint8_t *buf, size_t cap, const uint8_t *vals, size_t nvals,
+                         const uint8_t *blob, size_t bloblen);
+int64_t gxdr_encode_reply(uint8_t *buf, size_t cap, const uint8_t *vals, size_t nvals,
+                          const uint8_t *blob, size_t bloblen);
+int64_t gxdr_encode_body(uint8_t *buf, size_t cap, const uint8_t *vals, size_t nvals,
+                         const uint8_t *blob, size_t bloblen);
 """
 
 ffibuilder = cffi.FFI()
@@ -74,8 +113,8 @@ ffibuilder.cdef(CDEF)
 # sources and include_dirs only matter to --compile; meson passes its own.
 ffibuilder.set_source(
     "gd2.xdr._xdr_native",
-    '#include "xdr_codec.h"',
-    sources=[str(HERE / "xdr_codec.c")],
+    '#include "xdr_codec.h"\n#include "gxdr_rpc.h"',
+    sources=[str(HERE / "xdr_codec.c"), str(HERE / "gxdr_rpc.c")],
     include_dirs=[str(HERE)],
     extra_compile_args=["-std=c11"],
 )

@@ -24,7 +24,10 @@ enum gxdr_status {
     GXDR_E_FORMAT = -6,      /* a malformed format string */
     GXDR_E_ARGS = -7,        /* the value arrays do not match the format */
     GXDR_E_RECORD_TOO_LARGE = -8, /* record marking: a record over the maximum size */
-    GXDR_E_FIXED_LENGTH = -9 /* encode: fixed opaque of the wrong length */
+    GXDR_E_FIXED_LENGTH = -9, /* encode: fixed opaque of the wrong length */
+    GXDR_E_TRAILING = -10,   /* decode: bytes left after the message */
+    GXDR_E_BAD_MSG = -11,    /* an RPC header that is not the expected CALL/REPLY form */
+    GXDR_E_BAD_DICT = -12    /* a glusterfs dict that breaks its own framing */
 };
 
 /* Largest fragment length a record-marking header can carry (31 bits). */

@@ -42,7 +42,9 @@ def _unknown(key: str) -> InvalidRequest:
 class OptionValidator:
     """Catalogue (which xlator options a key drives) + xlator tables (what they accept)."""
 
-    def __init__(self, table: XlatorTable) -> None:
+    def __init__(self, table: XlatorTable | None) -> None:
+        # None when the xlator tables could not be read: keys are still checked, values only
+        # against the catalogue's choices (logged at start).
         self._table = table
 
     def check(self, key: str, value: str) -> str:
@@ -58,7 +60,9 @@ class OptionValidator:
                 continue
             assert target.option is not None
             option = _TEMPLATE.sub("*", target.option)
-            known = self._table.lookup(target.xlator, option) if "*" not in option else None
+            if self._table is None or "*" in option:
+                continue
+            known = self._table.lookup(target.xlator, option)
             if known is not None:
                 check_value(known, value, name=key)
         return value

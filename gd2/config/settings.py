@@ -39,6 +39,8 @@ class Config:
     # etcd cluster managed by someone else.
     etcd_endpoints: tuple[str, ...] = ()
     etcd_binary: str = "etcd"
+    # Where the GlusterFS xlators are; empty: ask `glusterfsd --print-xlatordir`.
+    xlator_dir: str = ""
     log_level: str = "info"
     log_format: str = "console"
     # Deadlines, in seconds, applied at entry points (see docs/architecture.md).
@@ -46,6 +48,7 @@ class Config:
     store_timeout: float = 5.0
     request_timeout: float = 30.0
     shutdown_timeout: float = 10.0
+    brick_start_timeout: float = 60.0
     config_file: Path | None = field(default=None, compare=False)
 
     @property
@@ -62,6 +65,10 @@ class Config:
         return self.localstatedir / "auth"
 
     @property
+    def xlator_cache(self) -> Path:
+        return self.localstatedir / "xlator-options.json"
+
+    @property
     def embedded_etcd(self) -> bool:
         return not self.etcd_endpoints
 
@@ -70,8 +77,9 @@ _LOG_LEVELS = ("debug", "info", "warning", "error")
 _LOG_FORMATS = ("console", "json", "logfmt")
 _PORT_KEYS = ("sunrpc_port", "peer_port", "rest_port", "etcd_client_port", "etcd_peer_port")
 _PATH_KEYS = ("localstatedir", "rundir", "logdir")
-_FLOAT_KEYS = ("etcd_start_timeout", "store_timeout", "request_timeout", "shutdown_timeout")
-_STR_KEYS = ("address", "etcd_binary", "log_level", "log_format")
+_FLOAT_KEYS = ("etcd_start_timeout", "store_timeout", "request_timeout", "shutdown_timeout",
+               "brick_start_timeout")
+_STR_KEYS = ("address", "etcd_binary", "log_level", "log_format", "xlator_dir")
 
 
 def _keys() -> list[str]:

@@ -3,10 +3,12 @@
 Read top to bottom, ``_serve`` is the start sequence:
 
 1. directories, node identity, REST secret
-2. the store: our own etcd child (default) or external endpoints
-3. this node in the pool, its liveness lease
-4. the REST API on the Unix socket (0600) and on TCP (bearer token)
-5. READY=1, then wait for SIGTERM/SIGINT
+2. the store: our own etcd child (default) or external endpoints; meanwhile
+   the xlator option tables are read (a child process, cached)
+3. the SunRPC server (GETSPEC, portmap) for GlusterFS processes
+4. this node in the pool, its liveness lease
+5. the REST API on the Unix socket (0600) and on TCP (bearer token)
+6. READY=1, then wait for SIGTERM/SIGINT
 
 The modules behind the API (FastAPI, etcd3/gRPC) take most of a second to
 import, so they are imported in a worker thread while etcd boots.
@@ -32,12 +34,15 @@ from gd2.config import Config, load_config
 from gd2.daemon.logsetup import configure_logging
 from gd2.daemon.notify import notify
 from gd2.daemon.state import load_or_create_node, load_or_create_secret
+from gd2.daemons.layout import NodePaths
 from gd2.errors import ConfigError, GD2Error, Unavailable
 from gd2.store.embedded import EmbeddedEtcd, EtcdMember, etcd_binary_available
+from gd2.xlators import XlatorTable, load_table, xlator_dir
 
 log = structlog.get_logger("gd2.daemon")
 
-_HEAVY_MODULES = ("gd2.store.etcd", "gd2.rest.app", "gd2.rest.server", "gd2.commands.services")
+_HEAVY_MODULES = ("gd2.store.etcd", "gd2.rest.app", "gd2.rest.server", "gd2.commands.services",
+                  "gd2.commands.volfiles", "gd2.sunrpc.server", "gd2.sunrpc.portmap", "gd2.daemons.process")
 
 
 def _make_dirs(config: Config) -> None:
@@ -75,12 +80,22 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event) ->
              cluster_id=node.cluster_id, address=config.address)
 
     modules: dict[str, Any] = {}
+    xlators: list[XlatorTable | None] = [None]
 
     async def import_heavy() -> None:
         modules.update(await trio.to_thread.run_sync(_import_heavy))
 
+    async def read_xlator_tables() -> None:
+        try:
+            where = await trio.to_thread.run_sync(xlator_dir, config.xlator_dir)
+            xlators[0] = await trio.to_thread.run_sync(load_table, where, config.xlator_cache)
+        except GD2Error as exc:
+            log.warning("xlator option tables unavailable; option values are checked less strictly",
+                        error=exc.message)
+
     async with trio.open_nursery() as boot:
         boot.start_soon(import_heavy)
+        boot.start_soon(read_xlator_tables)
         if config.embedded_etcd:
             if not etcd_binary_available(config.etcd_binary):
                 raise ConfigError(f"etcd binary {config.etcd_binary!r} not found "
@@ -103,8 +118,20 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event) ->
     except trio.TooSlowError:
         raise Unavailable(f"etcd at {', '.join(endpoints)} did not answer within "
                           f"{config.store_timeout:g}s") from None
+    paths = NodePaths(rundir=config.rundir, logdir=config.logdir, address=config.address,
+                      sunrpc_port=config.sunrpc_port, peer_id=node.peer_id)
+    registry = modules["gd2.sunrpc.portmap"].PortmapRegistry()
+    volfiles = modules["gd2.commands.volfiles"].VolfileService(store, node, config.localstatedir)
+    sunrpc_module = modules["gd2.sunrpc.server"]
+    sunrpc = sunrpc_module.SunrpcServer(volfiles, registry)
     services = modules["gd2.commands.services"].build_services(
-        store, node, undo_timeout=config.shutdown_timeout)
+        store, node, undo_timeout=config.shutdown_timeout, paths=paths, volfiles=volfiles,
+        backend=modules["gd2.daemons.process"].ProcessBackend(start_timeout=config.brick_start_timeout),
+        registry=registry, notifier=sunrpc, xlators=xlators[0], stop_grace=config.shutdown_timeout)
+    # Bricks left running by a previous glusterd2 reconnect and sign in again
+    # within ~3 s of this listener coming up (GLUSTER_PROTOCOL.md §4.3).
+    await nursery.start(lambda task_status: sunrpc_module.serve_sunrpc(
+        sunrpc, config.address, config.sunrpc_port, config.rundir / "glusterd.socket", task_status=task_status))
     await services.peers.register_self()
     await nursery.start(services.peers.keep_alive, 10)
 

@@ -23,6 +23,9 @@ _REASONS: dict[int, str] = {
     _lib.GXDR_E_ARGS: "values do not match the format",
     _lib.GXDR_E_RECORD_TOO_LARGE: "record over the maximum size",
     _lib.GXDR_E_FIXED_LENGTH: "fixed opaque of the wrong length",
+    _lib.GXDR_E_TRAILING: "unexpected bytes after the message",
+    _lib.GXDR_E_BAD_MSG: "not a valid RPC message of the expected kind",
+    _lib.GXDR_E_BAD_DICT: "malformed glusterfs dict",
 }
 
 

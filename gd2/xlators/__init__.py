@@ -5,6 +5,7 @@ process never loads libglusterfs) and caches them as JSON; ``check_value`` check
 option the way libglusterfs does. L1: loading runs a subprocess; ``validate`` itself is pure.
 """
 
+from gd2.xlators.locate import xlator_dir
 from gd2.xlators.table import XlatorOption, XlatorTable, fingerprint, load_table, run_dump
 from gd2.xlators.validate import check_toggle, check_value, format_size, parse_bool, parse_size, parse_time
 
@@ -20,4 +21,5 @@ __all__ = [
     "parse_size",
     "parse_time",
     "run_dump",
+    "xlator_dir",
 ]

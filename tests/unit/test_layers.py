@@ -17,6 +17,7 @@ LAYERS: dict[str, int] = {
     "gd2.xlators": 1,
     "gd2.commands": 2, "gd2.txn": 2, "gd2.daemons": 2,
     "gd2.daemon": 3, "gd2.rest": 3, "gd2.cli": 3,
+    "gd2.sunrpc": 3,
     "gd2.testing": 4,
 }
 
