@@ -25,6 +25,8 @@ class DaemonSpec:
     # daemon (pids are reused; a stale pidfile must not adopt a stranger).
     identity: str
     env: dict[str, str] = field(default_factory=dict)
+    # Directories the daemon expects to exist (for its -S socket, say).
+    runtime_dirs: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)

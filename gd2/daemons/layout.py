@@ -59,7 +59,8 @@ def brick_spec(volume: Volume, brick: Brick, port: int, node: NodePaths) -> Daem
         "--xlator-option", f"transport.socket.bind-address={brick.host}",
     )
     return DaemonSpec(name=f"brick {volume.name} {brick.host}:{brick.path}", argv=argv, pidfile=pidfile,
-                      logfile=logfile, identity=f"--volfile-id {volfile_id} ")
+                      logfile=logfile, identity=f"--volfile-id {volfile_id} ",
+                      runtime_dirs=(node.rundir / "sockets",))
 
 
 def shd_spec(volume: Volume, node: NodePaths) -> DaemonSpec:
@@ -83,4 +84,4 @@ def shd_spec(volume: Volume, node: NodePaths) -> DaemonSpec:
         f"--client-pid={SHD_CLIENT_PID}",
     )
     return DaemonSpec(name=f"shd {volume.name}", argv=argv, pidfile=pidfile, logfile=logfile,
-                      identity=f"--volfile-id shd/{volume.name} ")
+                      identity=f"--volfile-id shd/{volume.name} ", runtime_dirs=(node.rundir / "sockets",))

@@ -70,8 +70,8 @@ class ProcessBackend:
         running = read_pid(spec)
         if running is not None:
             return running
-        spec.pidfile.parent.mkdir(parents=True, exist_ok=True)
-        spec.logfile.parent.mkdir(parents=True, exist_ok=True)
+        for directory in (spec.pidfile.parent, spec.logfile.parent, *spec.runtime_dirs):
+            directory.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             spec.pidfile.unlink()
         env = {**os.environ, **spec.env}
