@@ -114,7 +114,11 @@ class VolumeRuntime:
             volume = await self._set_state(name, VolumeState.STARTED)
         log.info("volume started", volume=name, online=sum(r.online for r in results.values()),
                  bricks=len(local))
-        return VolumeStartResult(volume=volume.public(), status=await self.status(name))
+        status = await self.status(name)
+        # What status sees now, plus why each brick that failed did not start.
+        bricks = [results[b.id] if b.id in results and not b.online and results[b.id].error else b
+                  for b in status.bricks]
+        return VolumeStartResult(volume=volume.public(), status=status.model_copy(update={"bricks": bricks}))
 
     async def _start_shd(self, volume: Volume) -> None:
         try:
