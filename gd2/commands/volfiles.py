@@ -88,6 +88,14 @@ class VolfileService:
         self._cache[(key, trusted)] = (revision, text)
         return text
 
+    async def brick_known(self, path: str) -> bool:
+        """Whether ``path`` is a brick of this node in some volume (SIGNIN is refused otherwise)."""
+        for entry in await self._store.list_prefix(keys.VOLUMES):
+            volume = Volume.model_validate(entry.value)
+            if any(b.path == path and b.peer_id == self._node.peer_id for b in volume.bricks):
+                return True
+        return False
+
     async def volume_id(self, name: str) -> str | None:
         found = await self._volume(name)
         return found[0].id if found else None

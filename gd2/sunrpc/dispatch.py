@@ -118,8 +118,19 @@ def port_by_brick(registry: PortmapRegistry, args: PortByBrickRequest) -> PortBy
     return PortByBrickReply(0, 0, 0, port)
 
 
-def sign_in(registry: PortmapRegistry, args: SigninRequest, peer: Peer) -> SigninReply:
-    """SIGNIN: record the brick against the connection it came over."""
+async def sign_in(source: VolfileSource, registry: PortmapRegistry, args: SigninRequest, peer: Peer) -> SigninReply:
+    """SIGNIN: record the brick against the connection it came over.
+
+    Unlike glusterd1, which registers any name from anyone, only a brick of this node's volumes
+    signing in from this node is registered: otherwise any process could point clients'
+    PORTBYBRICK at a port of its choosing.
+    """
+    if not peer.local:
+        log.warning("SIGNIN refused: not from this node", brick=args.brick, peer=peer.address)
+        return SigninReply(-1, errno.EPERM)
+    if not await source.brick_known(args.brick):
+        log.warning("SIGNIN refused: unknown brick", brick=args.brick, port=args.port, peer=peer.address)
+        return SigninReply(-1, errno.ENOENT)
     registry.sign_in(args.brick, args.port, args.pid, peer.connection)
     log.info("brick signed in", brick=args.brick, port=args.port, pid=args.pid, peer=peer.address)
     return SigninReply(0, 0)
@@ -182,9 +193,6 @@ class Dispatcher:
             (rpc.PORTMAP_PROGRAM, rpc.PORTMAP_PORTBYBRICK): lambda args, peer: port_by_brick(
                 registry, _as(args, PortByBrickRequest)
             ),
-            (rpc.PORTMAP_PROGRAM, rpc.PORTMAP_SIGNIN): lambda args, peer: sign_in(
-                registry, _as(args, SigninRequest), peer
-            ),
             (rpc.PORTMAP_PROGRAM, rpc.PORTMAP_SIGNOUT): lambda args, peer: sign_out(
                 registry, _as(args, SignoutRequest), peer
             ),
@@ -195,6 +203,9 @@ class Dispatcher:
             ),
             (rpc.HANDSHAKE_PROGRAM, rpc.HANDSHAKE_GET_VOLUME_INFO): lambda args, peer: get_volume_info(
                 source, _as(args, GetVolumeInfoRequest)
+            ),
+            (rpc.PORTMAP_PROGRAM, rpc.PORTMAP_SIGNIN): lambda args, peer: sign_in(
+                source, registry, _as(args, SigninRequest), peer
             ),
         }
 

@@ -42,6 +42,10 @@ class VolfileSource(Protocol):
         """The canonical UUID string of volume name, or None when there is no such volume."""
         ...
 
+    async def brick_known(self, path: str) -> bool:
+        """Whether path is a brick of a volume on this node (only those may SIGNIN)."""
+        ...
+
 
 class StaticVolfileSource:
     """An in-memory VolfileSource: fixed volfiles by key, volume ids by name.
@@ -56,10 +60,13 @@ class StaticVolfileSource:
         volfiles: Mapping[str, str | Volfile] | None = None,
         volume_ids: Mapping[str, str] | None = None,
         trusted: Mapping[str, str | Volfile] | None = None,
+        bricks: set[str] | None = None,
     ) -> None:
         self.volfiles: dict[str, str | Volfile] = dict(volfiles or {})
         self.volume_ids: dict[str, str] = dict(volume_ids or {})
         self.trusted: dict[str, str | Volfile] = dict(trusted or {})
+        self.bricks = bricks
+        """Brick paths allowed to SIGNIN; None allows any."""
         self.requests: deque[tuple[str, bool]] = deque(maxlen=1024)
         """The (key, local_peer) asked for, oldest first (the last 1024)."""
 
@@ -77,3 +84,6 @@ class StaticVolfileSource:
 
     async def volume_id(self, name: str) -> str | None:
         return self.volume_ids.get(name)
+
+    async def brick_known(self, path: str) -> bool:
+        return self.bricks is None or path in self.bricks

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from gd2.testing import DaemonProcess
-from gd2.xdr import GetspecReply, GetspecRequest, RpcCall, decode_reply, encode_call
+from gd2.xdr import GetspecReply, GetspecRequest, RpcCall, SigninReply, SigninRequest, decode_reply, encode_call
 from gd2.xdr import rpc as rpcconst
 
 
@@ -121,9 +121,7 @@ def test_a_killed_brick_shows_offline_and_force_restarts_it(replica: tuple[Daemo
     assert restarted["pid"] != victim["pid"]
 
 
-def _getspec(address: str, key: str) -> GetspecReply:
-    call = encode_call(RpcCall(xid=7, prog=rpcconst.HANDSHAKE_PROGRAM, vers=rpcconst.HANDSHAKE_VERSION,
-                               proc=rpcconst.HANDSHAKE_GETSPEC, args=GetspecRequest(flags=1, key=key)))
+def _ask(address: str, call: bytes) -> bytes:
     with socket.create_connection((address, 24007), timeout=10) as sock:
         sock.sendall(call)
         data = b""
@@ -131,7 +129,13 @@ def _getspec(address: str, key: str) -> GetspecReply:
             chunk = sock.recv(65536)
             assert chunk, "connection closed"
             data += chunk
-    reply = decode_reply(data[4:], GetspecReply)
+    return data[4:]
+
+
+def _getspec(address: str, key: str) -> GetspecReply:
+    call = encode_call(RpcCall(xid=7, prog=rpcconst.HANDSHAKE_PROGRAM, vers=rpcconst.HANDSHAKE_VERSION,
+                               proc=rpcconst.HANDSHAKE_GETSPEC, args=GetspecRequest(flags=1, key=key)))
+    reply = decode_reply(_ask(address, call), GetspecReply)
     assert isinstance(reply.result, GetspecReply)
     return reply.result
 
@@ -142,6 +146,20 @@ def test_getspec_through_the_daemon(replica: tuple[DaemonProcess, list[Path]]) -
     assert found.op_ret == len(found.spec.encode()) > 0 and "volume rv-replicate-0" in found.spec
     missing = _getspec(gd2.address, "/nosuchvolume")
     assert (missing.op_ret, missing.op_errno, missing.spec) == (-1, 2, "")
+
+
+def test_signin_for_an_unknown_brick_is_refused(replica: tuple[DaemonProcess, list[Path]]) -> None:
+    gd2, bricks = replica
+
+    def signin(path: str) -> SigninReply:
+        call = encode_call(RpcCall(xid=9, prog=rpcconst.PORTMAP_PROGRAM, vers=rpcconst.PORTMAP_VERSION,
+                                   proc=rpcconst.PORTMAP_SIGNIN, args=SigninRequest(path, 50000, os.getpid())))
+        result = decode_reply(_ask(gd2.address, call), SigninReply).result
+        assert isinstance(result, SigninReply)
+        return result
+
+    assert signin("/not/a/brick") == SigninReply(-1, 2)
+    assert signin(str(bricks[0])) == SigninReply(0, 0)  # a brick of this node's volume
 
 
 def test_option_change_reaches_a_mounted_client(replica: tuple[DaemonProcess, list[Path]], tmp_path: Path) -> None:

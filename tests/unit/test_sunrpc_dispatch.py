@@ -223,3 +223,15 @@ async def test_any_credential_flavor_is_accepted(dispatcher: Dispatcher) -> None
     for flavor in (rpc.AUTH_NONE, rpc.AUTH_UNIX, rpc.AUTH_GLUSTERFS, rpc.AUTH_GLUSTERFS_V2, rpc.AUTH_GLUSTERFS_V3, 99):
         call = RpcCall(3, rpc.GF_DUMP_PROGRAM, 1, rpc.GF_DUMP_PING, None, flavor, bytes(400), flavor, bytes(400))
         assert (await _ask(dispatcher, call, CommonReply)).success
+
+
+async def test_signin_of_an_unknown_brick_or_from_elsewhere_is_refused() -> None:
+    registry = PortmapRegistry()
+    dispatcher = Dispatcher(StaticVolfileSource(bricks={"/bricks/b1"}), registry)
+    unknown = _call(rpc.PORTMAP_PROGRAM, 1, rpc.PORTMAP_SIGNIN, SigninRequest("/etc", 49152, 4242))
+    assert (await _ask(dispatcher, unknown, SigninReply, LOCAL)).result == SigninReply(-1, errno.ENOENT)
+    remote = _call(rpc.PORTMAP_PROGRAM, 1, rpc.PORTMAP_SIGNIN, SigninRequest("/bricks/b1", 49152, 4242))
+    assert (await _ask(dispatcher, remote, SigninReply, REMOTE)).result == SigninReply(-1, errno.EPERM)
+    assert registry.entries() == []
+    assert (await _ask(dispatcher, remote, SigninReply, LOCAL)).result == SigninReply(0, 0)
+    assert registry.port_of("/bricks/b1") == 49152
