@@ -34,7 +34,9 @@ from gd2.config import Config, load_config
 from gd2.daemon.logsetup import configure_logging
 from gd2.daemon.notify import notify
 from gd2.daemon.state import load_or_create_node, load_or_create_secret
+from gd2.daemons.base import DaemonSpec
 from gd2.daemons.layout import NodePaths
+from gd2.daemons.planner import Policy
 from gd2.errors import ConfigError, GD2Error, Unavailable
 from gd2.store.embedded import EmbeddedEtcd, EtcdMember, etcd_binary_available
 from gd2.xlators import XlatorTable, load_table, xlator_dir
@@ -42,6 +44,7 @@ from gd2.xlators import XlatorTable, load_table, xlator_dir
 log = structlog.get_logger("gd2.daemon")
 
 _HEAVY_MODULES = ("gd2.store.etcd", "gd2.rest.app", "gd2.rest.server", "gd2.commands.services",
+                  "gd2.daemons.supervisor",
                   "gd2.commands.volfiles", "gd2.sunrpc.server", "gd2.sunrpc.portmap", "gd2.daemons.process")
 
 
@@ -124,14 +127,24 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event) ->
     volfiles = modules["gd2.commands.volfiles"].VolfileService(store, node, config.localstatedir)
     sunrpc_module = modules["gd2.sunrpc.server"]
     sunrpc = sunrpc_module.SunrpcServer(volfiles, registry)
+    backend = modules["gd2.daemons.process"].ProcessBackend(start_timeout=config.brick_start_timeout)
+
+    async def signed_in(spec: DaemonSpec) -> None:
+        # A brick is ready once it has signed in over portmap; other daemons once they run.
+        if spec.signs_in_as is not None:
+            await registry.wait_signed_in(spec.signs_in_as)
+
+    supervisor = modules["gd2.daemons.supervisor"].Supervisor(
+        backend, Policy(), ready=signed_in, ready_timeout=config.brick_start_timeout,
+        stop_grace=config.shutdown_timeout)
     services = modules["gd2.commands.services"].build_services(
-        store, node, undo_timeout=config.shutdown_timeout, paths=paths, volfiles=volfiles,
-        backend=modules["gd2.daemons.process"].ProcessBackend(start_timeout=config.brick_start_timeout),
-        registry=registry, notifier=sunrpc, xlators=xlators[0], stop_grace=config.shutdown_timeout)
+        store, node, undo_timeout=config.shutdown_timeout, paths=paths, volfiles=volfiles, backend=backend,
+        registry=registry, notifier=sunrpc, xlators=xlators[0], supervisor=supervisor)
     # Bricks left running by a previous glusterd2 reconnect and sign in again
     # within ~3 s of this listener coming up (GLUSTER_PROTOCOL.md §4.3).
     await nursery.start(lambda task_status: sunrpc_module.serve_sunrpc(
         sunrpc, config.address, config.sunrpc_port, config.rundir / "glusterd.socket", task_status=task_status))
+    await nursery.start(supervisor.run)
     await services.peers.register_self()
     await nursery.start(services.peers.keep_alive, 10)
 
@@ -150,6 +163,8 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event) ->
         except OSError as exc:
             raise ConfigError(f"cannot listen on {config.address}:{config.rest_port}: {exc.strerror}"
                               ) from None
+    # Daemons of started volumes: adopted if they outlived us, started again if they did not.
+    await services.runtime.resume()
     notify("READY=1")
     log.info("glusterd2 ready", socket=str(config.socket_path),
              rest=f"{config.address}:{config.rest_port}" if config.rest_port else "off",

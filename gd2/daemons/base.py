@@ -27,6 +27,10 @@ class DaemonSpec:
     env: dict[str, str] = field(default_factory=dict)
     # Directories the daemon expects to exist (for its -S socket, say).
     runtime_dirs: tuple[Path, ...] = ()
+    # Names of daemons that must be running before this one starts (supervisor).
+    depends_on: tuple[str, ...] = ()
+    # A brick's path: it is ready once it has signed in with this name over portmap.
+    signs_in_as: str | None = None
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ def brick_spec(volume: Volume, brick: Brick, port: int, node: NodePaths) -> Daem
     )
     return DaemonSpec(name=f"brick {volume.name} {brick.host}:{brick.path}", argv=argv, pidfile=pidfile,
                       logfile=logfile, identity=f"--volfile-id {volfile_id} ",
-                      runtime_dirs=(node.rundir / "sockets",))
+                      runtime_dirs=(node.rundir / "sockets",), signs_in_as=brick.path)
 
 
 def shd_spec(volume: Volume, node: NodePaths) -> DaemonSpec:

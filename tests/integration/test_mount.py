@@ -159,7 +159,8 @@ def test_self_heal_brings_back_missing_files(node: DaemonProcess, brick_fs: Path
     with mounted(node, "heal", tmp_path / "mnt", tmp_path / "mnt.log") as mnt:
         before = _write_files(mnt, 3)
         os.kill(victim["pid"], 9)
-        time.sleep(0.5)
+        # Write at once: the supervisor restarts the brick after its backoff (0.5 s at least).
+        time.sleep(0.1)
         after = {f"late{i}": "" for i in range(5)}
         for name in after:
             data = os.urandom(10_000)
