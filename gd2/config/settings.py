@@ -43,6 +43,9 @@ class Config:
     xlator_dir: str = ""
     log_level: str = "info"
     log_format: str = "console"
+    # How bricks and helper daemons run: "systemd" (transient units), "process", or "auto"
+    # (systemd when it is PID 1 and the system bus answers).
+    daemon_backend: str = "auto"
     # Deadlines, in seconds, applied at entry points (see docs/architecture.md).
     etcd_start_timeout: float = 15.0
     store_timeout: float = 5.0
@@ -79,7 +82,8 @@ _PORT_KEYS = ("sunrpc_port", "peer_port", "rest_port", "etcd_client_port", "etcd
 _PATH_KEYS = ("localstatedir", "rundir", "logdir")
 _FLOAT_KEYS = ("etcd_start_timeout", "store_timeout", "request_timeout", "shutdown_timeout",
                "brick_start_timeout")
-_STR_KEYS = ("address", "etcd_binary", "log_level", "log_format", "xlator_dir")
+_STR_KEYS = ("address", "etcd_binary", "log_level", "log_format", "xlator_dir", "daemon_backend")
+_BACKENDS = ("auto", "systemd", "process")
 
 
 def _keys() -> list[str]:
@@ -149,6 +153,8 @@ def _convert(key: str, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}'{name}' must be an IP address, got {value!r}") from None
     if key == "log_level" and value not in _LOG_LEVELS:
         raise ConfigError(f"{where}'{name}' must be one of {', '.join(_LOG_LEVELS)}, got {value!r}")
+    if key == "daemon_backend" and value not in _BACKENDS:
+        raise ConfigError(f"{where}'{name}' must be one of {', '.join(_BACKENDS)}, got {value!r}")
     if key == "log_format" and value not in _LOG_FORMATS:
         raise ConfigError(f"{where}'{name}' must be one of {', '.join(_LOG_FORMATS)}, got {value!r}")
     return value

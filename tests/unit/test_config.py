@@ -57,3 +57,10 @@ def test_missing_file_and_bad_flags(tmp_path: Path) -> None:
         load_config(["--rest-port", "x"])
     with pytest.raises(ConfigError, match="ports must differ"):
         load_config(["--rest-port", "2379"])
+
+
+def test_daemon_backend_choice(tmp_path: Path) -> None:
+    assert load_config([]).daemon_backend == "auto"
+    assert load_config(["--daemon-backend", "process"]).daemon_backend == "process"
+    with pytest.raises(ConfigError, match="'daemon-backend' must be one of auto, systemd, process"):
+        load_config(["--daemon-backend", "docker"])
