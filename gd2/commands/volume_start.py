@@ -122,9 +122,17 @@ class VolumeRuntime:
                   for b in status.bricks]
         return VolumeStartResult(volume=volume.public(), status=status.model_copy(update={"bricks": bricks}))
 
-    async def resume(self) -> None:
-        """After glusterd2 starts: adopt (or restart) the daemons of every started volume."""
-        for volume in await self._volumes.list():
+    async def resume(self) -> bool:
+        """After glusterd2 starts: adopt (or restart) the daemons of every started volume.
+
+        False when the store could not be read (the caller tries again later).
+        """
+        try:
+            volumes = await self._volumes.list()
+        except GD2Error as exc:
+            log.warning("cannot resume volumes yet", error=exc.message)
+            return False
+        for volume in volumes:
             if volume.state is VolumeState.STARTED and self._local(volume):
                 try:
                     async with self._lock:
@@ -133,6 +141,12 @@ class VolumeRuntime:
                     log.error("cannot resume volume", volume=volume.name, error=exc.message)
                     continue
                 log.info("volume resumed", volume=volume.name, failed=len(errors))
+        return True
+
+    async def keep_resuming(self, interval: float) -> None:
+        """Retry :meth:`resume` until it could read the store once."""
+        while not await self.resume():
+            await trio.sleep(interval)
 
     async def stop(self, name: str, *, force: bool = False) -> Volume:
         volume = await self._volumes.get(name)

@@ -164,7 +164,8 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event) ->
             raise ConfigError(f"cannot listen on {config.address}:{config.rest_port}: {exc.strerror}"
                               ) from None
     # Daemons of started volumes: adopted if they outlived us, started again if they did not.
-    await services.runtime.resume()
+    if not await services.runtime.resume():
+        nursery.start_soon(services.runtime.keep_resuming, 2.0)
     notify("READY=1")
     log.info("glusterd2 ready", socket=str(config.socket_path),
              rest=f"{config.address}:{config.rest_port}" if config.rest_port else "off",

@@ -79,10 +79,13 @@ class ProcessBackend:
         # stderr goes to a file, not a pipe: the daemonized child may keep
         # the parent's descriptors, and we wait for the parent only.
         with tempfile.TemporaryFile() as errors:
-            process = await trio.lowlevel.open_process(
-                list(spec.argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
-                env=env, start_new_session=True,
-            )
+            try:
+                process = await trio.lowlevel.open_process(
+                    list(spec.argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
+                    env=env, start_new_session=True,
+                )
+            except OSError as exc:
+                raise DaemonFailed(f"{spec.name}: cannot run {spec.argv[0]}: {exc.strerror}") from None
             try:
                 with trio.fail_after(self._start_timeout):
                     status = await process.wait()

@@ -177,11 +177,12 @@ class Supervisor:
 
     async def _start(self, name: str) -> None:
         factory = self._factories.get(name)
-        spec = factory() if factory is not None else self._specs[name]
-        self._specs[name] = spec
+        spec = self._specs[name]
         memory = self._memory.get(name, Memory())
         restarting = bool(memory.deaths)
         try:
+            if factory is not None:
+                spec = self._specs[name] = factory()
             pid = await self._backend.start(spec)
             if self._ready is not None:
                 with trio.fail_after(self._ready_timeout):

@@ -96,3 +96,11 @@ async def test_a_stale_pidfile_never_adopts_a_stranger(tmp_path: Path) -> None:
     assert pid != os.getpid()
     await backend.stop(spec, grace=5)
     os.kill(os.getpid(), 0)  # we are still alive: stop() did not signal the stranger
+
+
+async def test_a_missing_program_is_a_clear_failure(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, "ok")
+    missing = DaemonSpec(name=spec.name, argv=("/nonexistent/glusterfsd",), pidfile=spec.pidfile,
+                         logfile=spec.logfile, identity=spec.identity)
+    with pytest.raises(DaemonFailed, match="cannot run /nonexistent/glusterfsd"):
+        await ProcessBackend(start_timeout=10).start(missing)
