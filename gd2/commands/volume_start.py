@@ -145,7 +145,7 @@ class VolumeRuntime:
 
     async def keep_resuming(self, interval: float) -> None:
         """Retry :meth:`resume` until it could read the store once."""
-        while not await self.resume():
+        while not await self.resume():  # noqa: ASYNC110 - a retry with a pause, not a wait for an event
             await trio.sleep(interval)
 
     async def stop(self, name: str, *, force: bool = False) -> Volume:
