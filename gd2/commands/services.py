@@ -14,7 +14,6 @@ from gd2.daemons.layout import NodePaths
 from gd2.daemons.supervisor import Supervisor
 from gd2.model.node import LocalNode
 from gd2.store import Store
-from gd2.xlators import XlatorTable
 
 
 @dataclass(frozen=True)
@@ -30,13 +29,13 @@ class Services:
 
 def build_services(store: Store, node: LocalNode, *, undo_timeout: float, paths: NodePaths,
                    volfiles: VolfileService, backend: DaemonBackend, registry: BrickRegistry,
-                   notifier: VolfileNotifier, xlators: XlatorTable | None, supervisor: Supervisor) -> Services:
+                   notifier: VolfileNotifier, validator: OptionValidator, supervisor: Supervisor) -> Services:
     """Wire the services together (called by the composition root)."""
     peers = PeerService(store, node)
     volumes = VolumeService(store, node, peers, undo_timeout=undo_timeout)
     return Services(
         node=node, store=store, peers=peers, volumes=volumes,
         runtime=VolumeRuntime(volumes, node, paths, backend, registry, supervisor),
-        options=OptionService(volumes, OptionValidator(xlators), notifier),
+        options=OptionService(volumes, validator, notifier),
         volfiles=volfiles,
     )

@@ -15,6 +15,7 @@ import re
 from typing import Protocol
 
 import structlog
+import trio
 
 from gd2.api.models import Volume
 from gd2.api.options import OptionList, OptionValue
@@ -30,7 +31,7 @@ _TEMPLATE = re.compile(r"\{[a-z_]+\}")
 
 
 class VolfileNotifier(Protocol):
-    async def notify_fetchspec(self) -> None: ...
+    async def notify_fetchspec(self) -> object: ...
 
 
 def _unknown(key: str) -> InvalidRequest:
@@ -42,10 +43,23 @@ def _unknown(key: str) -> InvalidRequest:
 class OptionValidator:
     """Catalogue (which xlator options a key drives) + xlator tables (what they accept)."""
 
-    def __init__(self, table: XlatorTable | None) -> None:
+    def __init__(self, table: XlatorTable | None = None, *, pending: bool = False) -> None:
         # None when the xlator tables could not be read: keys are still checked, values only
-        # against the catalogue's choices (logged at start).
+        # against the catalogue's choices (logged at start).  ``pending``: the tables are being
+        # read in the background (glusterd2 does not wait for them to serve); see provide().
         self._table = table
+        self._loaded = trio.Event()
+        if not pending:
+            self._loaded.set()
+
+    def provide(self, table: XlatorTable | None) -> None:
+        """The tables have been read (or could not be: None)."""
+        self._table = table
+        self._loaded.set()
+
+    async def ready(self) -> None:
+        """Wait until the tables are known (only the first `volume set` after a start may wait)."""
+        await self._loaded.wait()
 
     def check(self, key: str, value: str) -> str:
         spec = lookup(key)
@@ -94,6 +108,7 @@ class OptionService:
 
     async def set(self, name: str, options: dict[str, str]) -> Volume:
         await self._volumes.get(name)  # NotFound before validation errors
+        await self._validator.ready()
         checked = {key: self._validator.check(key, value) for key, value in options.items()}
         volume = await self._update(name, dict(checked))
         log.info("volume options set", volume=name, options=checked)

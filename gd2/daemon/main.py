@@ -34,18 +34,12 @@ from gd2.config import Config, load_config
 from gd2.daemon.logsetup import configure_logging
 from gd2.daemon.notify import notify
 from gd2.daemon.state import load_or_create_node, load_or_create_secret
-from gd2.daemons.base import DaemonSpec
-from gd2.daemons.layout import NodePaths
-from gd2.daemons.planner import Policy
 from gd2.errors import ConfigError, GD2Error, Unavailable
 from gd2.store.embedded import EmbeddedEtcd, EtcdMember, etcd_binary_available
-from gd2.xlators import XlatorTable, load_table, xlator_dir
 
 log = structlog.get_logger("gd2.daemon")
 
-_HEAVY_MODULES = ("gd2.store.etcd", "gd2.rest.app", "gd2.rest.server", "gd2.commands.services",
-                  "gd2.daemons.supervisor",
-                  "gd2.commands.volfiles", "gd2.sunrpc.server", "gd2.sunrpc.portmap", "gd2.daemons.process")
+_HEAVY_MODULES = ("gd2.daemon.wiring", "gd2.rest.app", "gd2.rest.server", "gd2.sunrpc.server")
 
 
 def _make_dirs(config: Config) -> None:
@@ -83,22 +77,12 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event) ->
              cluster_id=node.cluster_id, address=config.address)
 
     modules: dict[str, Any] = {}
-    xlators: list[XlatorTable | None] = [None]
 
     async def import_heavy() -> None:
         modules.update(await trio.to_thread.run_sync(_import_heavy))
 
-    async def read_xlator_tables() -> None:
-        try:
-            where = await trio.to_thread.run_sync(xlator_dir, config.xlator_dir)
-            xlators[0] = await trio.to_thread.run_sync(load_table, where, config.xlator_cache)
-        except GD2Error as exc:
-            log.warning("xlator option tables unavailable; option values are checked less strictly",
-                        error=exc.message)
-
     async with trio.open_nursery() as boot:
         boot.start_soon(import_heavy)
-        boot.start_soon(read_xlator_tables)
         if config.embedded_etcd:
             if not etcd_binary_available(config.etcd_binary):
                 raise ConfigError(f"etcd binary {config.etcd_binary!r} not found "
@@ -113,37 +97,22 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event) ->
             await nursery.start(etcd.run)
     endpoints = config.etcd_endpoints or (etcd.member.client_url,)
 
-    store = modules["gd2.store.etcd"].EtcdStore(endpoints, f"gd2/{node.cluster_id}",
-                                                rpc_timeout=config.store_timeout)
+    wiring = modules["gd2.daemon.wiring"]
+    wired = wiring.wire(config, node, endpoints)
     try:
         with trio.fail_after(config.store_timeout):
-            await store.ping()
+            await wired.store.ping()
     except trio.TooSlowError:
         raise Unavailable(f"etcd at {', '.join(endpoints)} did not answer within "
                           f"{config.store_timeout:g}s") from None
-    paths = NodePaths(rundir=config.rundir, logdir=config.logdir, address=config.address,
-                      sunrpc_port=config.sunrpc_port, peer_id=node.peer_id)
-    registry = modules["gd2.sunrpc.portmap"].PortmapRegistry()
-    volfiles = modules["gd2.commands.volfiles"].VolfileService(store, node, config.localstatedir)
-    sunrpc_module = modules["gd2.sunrpc.server"]
-    sunrpc = sunrpc_module.SunrpcServer(volfiles, registry)
-    backend = modules["gd2.daemons.process"].ProcessBackend(start_timeout=config.brick_start_timeout)
-
-    async def signed_in(spec: DaemonSpec) -> None:
-        # A brick is ready once it has signed in over portmap; other daemons once they run.
-        if spec.signs_in_as is not None:
-            await registry.wait_signed_in(spec.signs_in_as)
-
-    supervisor = modules["gd2.daemons.supervisor"].Supervisor(
-        backend, Policy(), ready=signed_in, ready_timeout=config.brick_start_timeout,
-        stop_grace=config.shutdown_timeout)
-    services = modules["gd2.commands.services"].build_services(
-        store, node, undo_timeout=config.shutdown_timeout, paths=paths, volfiles=volfiles, backend=backend,
-        registry=registry, notifier=sunrpc, xlators=xlators[0], supervisor=supervisor)
+    services, supervisor = wired.services, wired.supervisor
+    # Not on the way to READY: only `volume set` needs the tables, and it waits for them.
+    nursery.start_soon(wiring.read_xlator_tables, config, wired.validator)
     # Bricks left running by a previous glusterd2 reconnect and sign in again
     # within ~3 s of this listener coming up (GLUSTER_PROTOCOL.md §4.3).
-    await nursery.start(lambda task_status: sunrpc_module.serve_sunrpc(
-        sunrpc, config.address, config.sunrpc_port, config.rundir / "glusterd.socket", task_status=task_status))
+    await nursery.start(lambda task_status: modules["gd2.sunrpc.server"].serve_sunrpc(
+        wired.sunrpc, config.address, config.sunrpc_port, config.rundir / "glusterd.socket",
+        task_status=task_status))
     await nursery.start(supervisor.run)
     await services.peers.register_self()
     await nursery.start(services.peers.keep_alive, 10)
