@@ -43,6 +43,8 @@ class Config:
     xlator_dir: str = ""
     log_level: str = "info"
     log_format: str = "console"
+    # "auto": the journal when running under systemd (JOURNAL_STREAM), else stderr.
+    log_target: str = "auto"
     # How bricks and helper daemons run: "systemd" (transient units), "process", or "auto"
     # (systemd when it is PID 1 and the system bus answers).
     daemon_backend: str = "auto"
@@ -82,7 +84,8 @@ _PORT_KEYS = ("sunrpc_port", "peer_port", "rest_port", "etcd_client_port", "etcd
 _PATH_KEYS = ("localstatedir", "rundir", "logdir")
 _FLOAT_KEYS = ("etcd_start_timeout", "store_timeout", "request_timeout", "shutdown_timeout",
                "brick_start_timeout")
-_STR_KEYS = ("address", "etcd_binary", "log_level", "log_format", "xlator_dir", "daemon_backend")
+_STR_KEYS = ("address", "etcd_binary", "log_level", "log_format", "xlator_dir", "daemon_backend", "log_target")
+_LOG_TARGETS = ("auto", "stderr", "journal")
 _BACKENDS = ("auto", "systemd", "process")
 
 
@@ -153,6 +156,8 @@ def _convert(key: str, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}'{name}' must be an IP address, got {value!r}") from None
     if key == "log_level" and value not in _LOG_LEVELS:
         raise ConfigError(f"{where}'{name}' must be one of {', '.join(_LOG_LEVELS)}, got {value!r}")
+    if key == "log_target" and value not in _LOG_TARGETS:
+        raise ConfigError(f"{where}'{name}' must be one of {', '.join(_LOG_TARGETS)}, got {value!r}")
     if key == "daemon_backend" and value not in _BACKENDS:
         raise ConfigError(f"{where}'{name}' must be one of {', '.join(_BACKENDS)}, got {value!r}")
     if key == "log_format" and value not in _LOG_FORMATS:

@@ -32,7 +32,7 @@ import gd2
 from gd2.api.token import derive_token
 from gd2.config import Config, load_config
 from gd2.daemon.logsetup import configure_logging
-from gd2.daemon.notify import notify
+from gd2.daemon.notify import notify, status, watchdog_loop
 from gd2.daemon.state import load_or_create_node, load_or_create_secret
 from gd2.errors import ConfigError, GD2Error, Unavailable
 from gd2.store.embedded import EmbeddedEtcd, EtcdMember, etcd_binary_available
@@ -135,7 +135,9 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event) ->
     # Daemons of started volumes: adopted if they outlived us, started again if they did not.
     if not await services.runtime.resume():
         nursery.start_soon(services.runtime.keep_resuming, 2.0)
+    await nursery.start(watchdog_loop)
     notify("READY=1")
+    status(f"serving; etcd {','.join(endpoints)}")
     log.info("glusterd2 ready", socket=str(config.socket_path),
              rest=f"{config.address}:{config.rest_port}" if config.rest_port else "off",
              etcd=",".join(endpoints))
@@ -191,7 +193,7 @@ def run(argv: Sequence[str] | None = None) -> NoReturn:
     except ConfigError as exc:
         print(f"glusterd2: {exc}", file=sys.stderr)
         sys.exit(2)
-    configure_logging(config.log_level, config.log_format)
+    configure_logging(config.log_level, config.log_format, config.log_target)
     os.umask(0o022)
     sys.exit(trio.run(daemon_main, config))
 

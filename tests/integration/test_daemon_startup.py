@@ -112,7 +112,8 @@ def test_ready_is_sent_to_systemd(daemon_factory: Callable[..., DaemonProcess], 
         gd2.wait_ready(5)  # READY=1 is sent only once the API answers
         assert gd2.process is not None
         gd2.process.send_signal(signal.SIGTERM)
-        assert b"STOPPING=1" in sock.recv(4096)
+        later = [sock.recv(4096) for _ in range(2)]  # STATUS= once serving, then STOPPING=1
+        assert later[0].startswith(b"STATUS=serving") and b"STOPPING=1" in later[1]
     assert gd2.stop() == 0
 
 
