@@ -114,13 +114,14 @@ def test_rpm_payload_runs(rpm_file: Path, tmp_path: Path) -> None:
     probe = ("import gd2, gd2.xdr._xdr_native as n, gd2.daemon.main; "
              "print(gd2.__file__); print(n.__file__)")
     env = {**os.environ, "PYTHONPATH": str(sitearch)}
-    # -S: the editable install's import hook must not answer for the packaged copy.
+    # -S, and site-packages only at the end (for the dependencies): neither the installed gd2 nor an
+    # editable install's import hook may answer for the packaged copy.
     site_dirs = [p for p in sys.path if p.endswith("site-packages")]
-    code = f"import sys; sys.path[1:1] = {site_dirs!r}; " + probe
+    code = f"import sys; sys.path.extend({site_dirs!r}); " + probe
     # cwd: `-c` puts the working directory first on sys.path, and the checkout's gd2 must not answer either.
     out = _run(sys.executable, "-S", "-c", code, env=env, cwd=tmp_path).splitlines()
     assert out[0].startswith(str(sitearch)) and out[1].startswith(str(sitearch)), out
-    version = _run(sys.executable, "-S", "-c", f"import sys; sys.path[1:1] = {site_dirs!r}; sys.argv[1:] = "
+    version = _run(sys.executable, "-S", "-c", f"import sys; sys.path.extend({site_dirs!r}); sys.argv[1:] = "
                    f"['--version']; exec(open({str(tmp_path / 'usr/bin/glusterd2')!r}).read())", env=env, cwd=tmp_path)
     assert version.strip() == "glusterd2 0.1.0"
 
