@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import subprocess
 import time
@@ -16,7 +17,10 @@ from gd2.testing import DaemonProcess
 
 # Every daemon in a test session gets an address of its own, so nothing
 # collides and no port lingers in TIME_WAIT for the next test.
-_addresses = (f"127.0.0.{n}" for n in itertools.count(11))
+# GD2_TEST_NET=N moves the whole session to 127.0.N.x, so that two test
+# sessions (a developer's and a helper's, say) can run side by side.
+TEST_NET = int(os.environ.get("GD2_TEST_NET", "0"))
+_addresses = (f"127.0.{TEST_NET}.{n}" for n in itertools.count(11))
 
 
 def next_address() -> str:
@@ -37,7 +41,7 @@ def etcd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real etcd for the whole session, on its own address and ports."""
     binary = _required("etcd")
     datadir = tmp_path_factory.mktemp("etcd")
-    address, client, peer = "127.0.0.2", 23790, 23800
+    address, client, peer = f"127.0.{TEST_NET}.2", 23790, 23800
     url = f"http://{address}:{client}"
     log = open(datadir / "etcd.log", "wb")  # noqa: SIM115 - closed after the process stops
     proc = subprocess.Popen([

@@ -80,7 +80,8 @@ async def test_foreign_value_is_reported_not_misread(etcd_url: str) -> None:
     import etcd3
 
     prefix = f"gd2/{uuid.uuid4()}"
-    raw = etcd3.client("127.0.0.2", 23790)
+    host, port = etcd_url.removeprefix("http://").rsplit(":", 1)
+    raw = etcd3.client(host, int(port))
     raw.put(f"{prefix}/volumes/junk", b"not msgpack \xc1")
     raw.close()
     store = EtcdStore([etcd_url], prefix, rpc_timeout=5)
