@@ -98,7 +98,7 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event) ->
     endpoints = config.etcd_endpoints or (etcd.member.client_url,)
 
     wiring = modules["gd2.daemon.wiring"]
-    wired = wiring.wire(config, node, endpoints)
+    wired = wiring.wire(config, node, endpoints, await wiring.pick_backend(config))
     try:
         with trio.fail_after(config.store_timeout):
             await wired.store.ping()
@@ -113,6 +113,9 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event) ->
     await nursery.start(lambda task_status: modules["gd2.sunrpc.server"].serve_sunrpc(
         wired.sunrpc, config.address, config.sunrpc_port, config.rundir / "glusterd.socket",
         task_status=task_status))
+    if wired.systemd_bus is not None:
+        # Unit state changes wake the supervisor at once (a brick killed is restarted after its backoff).
+        await nursery.start(wired.systemd_bus.run, lambda _unit: supervisor.poke())
     await nursery.start(supervisor.run)
     await services.peers.register_self()
     await nursery.start(services.peers.keep_alive, 10)
@@ -137,10 +140,11 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event) ->
         nursery.start_soon(services.runtime.keep_resuming, 2.0)
     await nursery.start(watchdog_loop)
     notify("READY=1")
-    status(f"serving; etcd {','.join(endpoints)}")
+    status(f"serving; etcd {','.join(endpoints)}; daemons as {wired.backend} units"
+           if wired.backend == "systemd" else f"serving; etcd {','.join(endpoints)}; daemons as processes")
     log.info("glusterd2 ready", socket=str(config.socket_path),
              rest=f"{config.address}:{config.rest_port}" if config.rest_port else "off",
-             etcd=",".join(endpoints))
+             etcd=",".join(endpoints), daemons=wired.backend)
 
 
 async def _wait_for_signal(signals: Any, cancel_scope: trio.CancelScope, shutdown: trio.Event) -> None:

@@ -18,7 +18,7 @@ from gd2.commands.services import Services, build_services
 from gd2.commands.volfiles import VolfileService
 from gd2.commands.volume_options import OptionValidator
 from gd2.config import Config
-from gd2.daemons.base import DaemonSpec
+from gd2.daemons.base import DaemonBackend, DaemonSpec
 from gd2.daemons.layout import NodePaths
 from gd2.daemons.planner import Policy
 from gd2.daemons.process import ProcessBackend
@@ -28,6 +28,7 @@ from gd2.model.node import LocalNode
 from gd2.store.etcd import EtcdStore
 from gd2.sunrpc.portmap import PortmapRegistry
 from gd2.sunrpc.server import SunrpcServer
+from gd2.systemd import SystemdBackend, SystemdBus, choose_backend, system_bus_address
 from gd2.xlators import load_table, xlator_dir
 
 log = structlog.get_logger(__name__)
@@ -41,9 +42,16 @@ class Wired:
     supervisor: Supervisor
     validator: OptionValidator
     services: Services
+    backend: str  # "process" or "systemd"
+    systemd_bus: SystemdBus | None  # to be kept connected (SystemdBus.run) when backend is systemd
 
 
-def wire(config: Config, node: LocalNode, endpoints: Sequence[str]) -> Wired:
+async def pick_backend(config: Config) -> str:
+    """``daemon-backend``: systemd when forced, or (auto) when it is init and its bus answers."""
+    return await choose_backend(config.daemon_backend, system_bus_address())
+
+
+def wire(config: Config, node: LocalNode, endpoints: Sequence[str], backend_kind: str = "process") -> Wired:
     """Build every long-lived object of the daemon (nothing runs yet)."""
     store = EtcdStore(endpoints, f"gd2/{node.cluster_id}", rpc_timeout=config.store_timeout)
     paths = NodePaths(rundir=config.rundir, logdir=config.logdir, address=config.address,
@@ -51,7 +59,14 @@ def wire(config: Config, node: LocalNode, endpoints: Sequence[str]) -> Wired:
     registry = PortmapRegistry()
     volfiles = VolfileService(store, node, config.localstatedir)
     sunrpc = SunrpcServer(volfiles, registry)
-    backend = ProcessBackend(start_timeout=config.brick_start_timeout)
+    bus: SystemdBus | None = None
+    backend: DaemonBackend
+    if backend_kind == "systemd":
+        bus = SystemdBus(system_bus_address(), call_timeout=config.store_timeout)
+        backend = SystemdBackend(bus, start_timeout=config.brick_start_timeout,
+                                 stop_timeout=config.shutdown_timeout)
+    else:
+        backend = ProcessBackend(start_timeout=config.brick_start_timeout)
 
     async def signed_in(spec: DaemonSpec) -> None:
         # A brick is ready once it has signed in over portmap; other daemons once they run.
@@ -64,7 +79,7 @@ def wire(config: Config, node: LocalNode, endpoints: Sequence[str]) -> Wired:
     services = build_services(store, node, undo_timeout=config.shutdown_timeout, paths=paths, volfiles=volfiles,
                               backend=backend, registry=registry, notifier=sunrpc, validator=validator,
                               supervisor=supervisor)
-    return Wired(store, registry, sunrpc, supervisor, validator, services)
+    return Wired(store, registry, sunrpc, supervisor, validator, services, backend_kind, bus)
 
 
 async def read_xlator_tables(config: Config, validator: OptionValidator) -> None:

@@ -31,12 +31,24 @@ class DaemonSpec:
     depends_on: tuple[str, ...] = ()
     # A brick's path: it is ready once it has signed in with this name over portmap.
     signs_in_as: str | None = None
+    # Appended by backends that keep the process in the foreground (systemd
+    # is its parent): ``-N`` for glusterfsd, which otherwise daemonizes.
+    foreground_args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class DaemonState:
     running: bool
     pid: int | None = None
+
+
+def log_tail(path: Path, lines: int = 4) -> str:
+    """The last lines of a daemon's log, for error messages."""
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return " | ".join(line[-300:] for line in text[-lines:]) or "(empty log)"
 
 
 class DaemonBackend(Protocol):

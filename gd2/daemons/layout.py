@@ -60,7 +60,8 @@ def brick_spec(volume: Volume, brick: Brick, port: int, node: NodePaths) -> Daem
     )
     return DaemonSpec(name=f"brick {volume.name} {brick.host}:{brick.path}", argv=argv, pidfile=pidfile,
                       logfile=logfile, identity=f"--volfile-id {volfile_id} ",
-                      runtime_dirs=(node.rundir / "sockets",), signs_in_as=brick.path)
+                      runtime_dirs=(node.rundir / "sockets",), signs_in_as=brick.path,
+                      foreground_args=("-N",))
 
 
 def shd_spec(volume: Volume, node: NodePaths) -> DaemonSpec:
@@ -84,4 +85,5 @@ def shd_spec(volume: Volume, node: NodePaths) -> DaemonSpec:
         f"--client-pid={SHD_CLIENT_PID}",
     )
     return DaemonSpec(name=f"shd {volume.name}", argv=argv, pidfile=pidfile, logfile=logfile,
-                      identity=f"--volfile-id shd/{volume.name} ", runtime_dirs=(node.rundir / "sockets",))
+                      identity=f"--volfile-id shd/{volume.name} ", runtime_dirs=(node.rundir / "sockets",),
+                      foreground_args=("-N",))

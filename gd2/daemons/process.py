@@ -18,7 +18,7 @@ from pathlib import Path
 import structlog
 import trio
 
-from gd2.daemons.base import DaemonSpec, DaemonState
+from gd2.daemons.base import DaemonSpec, DaemonState, log_tail
 from gd2.errors import GD2Error
 
 log = structlog.get_logger(__name__)
@@ -26,14 +26,6 @@ log = structlog.get_logger(__name__)
 
 class DaemonFailed(GD2Error):
     code = "daemon_failed"
-
-
-def _tail(path: Path, lines: int = 4) -> str:
-    try:
-        text = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return "(no log)"
-    return " | ".join(line[-300:] for line in text[-lines:]) or "(empty log)"
 
 
 def read_pid(spec: DaemonSpec) -> int | None:
@@ -91,7 +83,7 @@ class ProcessBackend:
                     status = await process.wait()
             except trio.TooSlowError:
                 raise DaemonFailed(f"{spec.name} did not report ready within {self._start_timeout:g}s; "
-                                   f"log: {_tail(spec.logfile)}") from None
+                                   f"log: {log_tail(spec.logfile)}") from None
             finally:
                 if process.returncode is None:
                     with trio.CancelScope(shield=True):
@@ -99,7 +91,7 @@ class ProcessBackend:
             errors.seek(0)
             stderr = errors.read(8192)
         if status != 0:
-            detail = stderr.decode(errors="replace").strip() or _tail(spec.logfile)
+            detail = stderr.decode(errors="replace").strip() or log_tail(spec.logfile)
             raise DaemonFailed(f"{spec.name} failed to start (exit {status}): {detail}")
         for _ in range(100):  # the child writes the pidfile before signing in; allow for a slow disk
             pid = read_pid(spec)

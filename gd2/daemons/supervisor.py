@@ -19,11 +19,15 @@ from dataclasses import dataclass, replace
 import structlog
 import trio
 
-from gd2.daemons.base import DaemonBackend, DaemonSpec, DaemonState
+from gd2.daemons.base import DaemonBackend, DaemonSpec, DaemonState, log_tail
 from gd2.daemons.planner import Memory, Policy, Verb, plan
 from gd2.errors import GD2Error
 
 log = structlog.get_logger(__name__)
+
+class DaemonExited(GD2Error):
+    code = "daemon_failed"
+
 
 Readiness = Callable[[DaemonSpec], Awaitable[None]]
 SpecFactory = Callable[[], DaemonSpec]
@@ -105,6 +109,10 @@ class Supervisor:
         for name in names:
             self._memory.pop(name, None)
 
+    def poke(self) -> None:
+        """Something changed (a unit's state, say): run a round now rather than at the next poll."""
+        self._wake.set()
+
     def status(self, name: str) -> Supervised:
         memory = self._memory.get(name, Memory())
         state = self._observed.get(name, DaemonState(False))
@@ -175,6 +183,28 @@ class Supervisor:
                 self._observed.pop(name, None)
         return decided.wake_at
 
+    async def _until_ready(self, spec: DaemonSpec) -> None:
+        """The daemon's own readiness (a brick's SIGNIN), unless it dies first."""
+        assert self._ready is not None
+        ready = self._ready
+        died: list[str] = []
+
+        async def watch(cancel: trio.CancelScope) -> None:
+            while True:  # polled: the process backend has no change notifications
+                state = await self._backend.state(spec)
+                if not state.running:
+                    break
+                await trio.sleep(0.05)
+            died.append(spec.name)
+            cancel.cancel()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch, nursery.cancel_scope)
+            await ready(spec)
+            nursery.cancel_scope.cancel()
+        if died:
+            raise DaemonExited(f"{spec.name} exited before it was ready; log: {log_tail(spec.logfile)}")
+
     async def _start(self, name: str) -> None:
         factory = self._factories.get(name)
         spec = self._specs[name]
@@ -186,7 +216,7 @@ class Supervisor:
             pid = await self._backend.start(spec)
             if self._ready is not None:
                 with trio.fail_after(self._ready_timeout):
-                    await self._ready(spec)
+                    await self._until_ready(spec)
         except (GD2Error, trio.TooSlowError) as exc:
             error = exc.message if isinstance(exc, GD2Error) else f"not ready within {self._ready_timeout:g}s"
             log.warning("daemon failed to start", daemon=name, error=error)
