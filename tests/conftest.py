@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from gd2.testing import DaemonProcess
+from gd2.testing.systemd_ns import SystemdNamespace
 
 # Every daemon in a test session gets an address of its own, so nothing
 # collides and no port lingers in TIME_WAIT for the next test.
@@ -80,9 +81,9 @@ def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
     started: list[DaemonProcess] = []
 
     def start(*extra: str, name: str | None = None, wait: bool = True,
-              address: str | None = None) -> DaemonProcess:
+              address: str | None = None, env: dict[str, str] | None = None) -> DaemonProcess:
         label = name or f"gd2-{len(started)}"
-        daemon = DaemonProcess(tmp_path / label, address or next_address(), list(extra))
+        daemon = DaemonProcess(tmp_path / label, address or next_address(), list(extra), env=env or {})
         started.append(daemon)
         daemon.start(wait=wait)
         return daemon
@@ -96,6 +97,17 @@ def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
 def gd2(daemon_factory: Callable[..., DaemonProcess]) -> DaemonProcess:
     """One glusterd2 with its own embedded etcd."""
     return daemon_factory()
+
+
+@pytest.fixture
+def systemd_ns(tmp_path: Path) -> Iterator[SystemdNamespace]:
+    """A real systemd booted as PID 1 of a private namespace; powered off after the test."""
+    _required("dbus-daemon")
+    namespace = SystemdNamespace(tmp_path / "systemd")
+    try:
+        yield namespace.boot()
+    finally:
+        namespace.poweroff()
 
 
 @pytest.fixture

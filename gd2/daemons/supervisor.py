@@ -154,12 +154,20 @@ class Supervisor:
         await self._observe()
         decided = plan(self._specs, frozenset(self._wanted), self._observed, self._memory,
                        trio.current_time(), self._policy)
-        self._memory.update(decided.memory)
+        for name, memory in decided.memory.items():
+            before = self._memory.get(name, Memory())
+            if memory.deaths != before.deaths and len(memory.deaths) >= len(before.deaths):
+                why = f"exited unexpectedly; log: {log_tail(self._specs[name].logfile)}"
+                log.warning("daemon died", daemon=name, log=why)
+                failed = f"{memory.failed}; last: {why}" if memory.failed and not before.failed else memory.failed
+                memory = replace(memory, last_error=why, failed=failed)
+            self._memory[name] = memory
         starts = [a.name for a in decided.actions if a.verb is Verb.START]
         stops = [self._specs[a.name] for a in decided.actions if a.verb is Verb.STOP]
         for action in decided.actions:
             if action.verb is Verb.FAIL:
-                log.error("daemon failed; not restarting it", daemon=action.name, reason=action.reason)
+                log.error("daemon failed; not restarting it", daemon=action.name,
+                          reason=self._memory[action.name].failed or action.reason)
         stopping = {spec.name for spec in stops}
         if any(set(spec.depends_on) & stopping for spec in stops):
             for spec in stops:  # in the planner's order: dependents first

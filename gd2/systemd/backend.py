@@ -26,6 +26,9 @@ from gd2.systemd.units import unit_name, unit_properties
 log = structlog.get_logger(__name__)
 
 _RUNNING = frozenset({"active", "reloading"})
+# systemd's own exit statuses for a process it could not set up (systemd.exec(5)).
+_SETUP_FAILURES = {200: "chdir failed", 203: "exec failed: no such program or not executable",
+                   217: "user unknown", 226: "namespace setup failed"}
 
 
 class DaemonFailed(GD2Error):
@@ -53,6 +56,8 @@ class SystemdBackend:
             await self._bus.reset_failed(unit)
         for directory in (spec.pidfile.parent, spec.logfile.parent, *spec.runtime_dirs):
             directory.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            spec.pidfile.unlink()  # whatever an earlier run left; the daemon writes it again
         try:
             job = await self._bus.start_transient(unit, unit_properties(spec, self._stop_timeout))
         except SystemdError as exc:
@@ -70,8 +75,12 @@ class SystemdBackend:
             return state.main_pid
         with contextlib.suppress(GD2Error):
             await self._bus.reset_failed(unit)
+        if state.exit_status in _SETUP_FAILURES:
+            raise DaemonFailed(f"{spec.name}: cannot run {spec.argv[0]} ({unit}: "
+                               f"{_SETUP_FAILURES[state.exit_status]})")
         raise DaemonFailed(f"{spec.name} failed to start ({unit}: job {result}, unit {state.active}"
-                           f"{', ' + state.result if state.result else ''}): {log_tail(spec.logfile)}")
+                           f"{', ' + state.result if state.result else ''}, status {state.exit_status}): "
+                           f"{log_tail(spec.logfile)}")
 
     async def stop(self, spec: DaemonSpec, grace: float) -> None:
         unit = unit_name(spec)

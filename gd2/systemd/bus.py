@@ -63,6 +63,7 @@ class UnitState:
     sub: str  # SubState: running, exited, dead, failed...
     main_pid: int  # 0 when there is no main process (in systemd's PID namespace)
     result: str  # Result: success, exit-code, signal, core-dump, timeout...
+    exit_status: int = 0  # ExecMainStatus: exit code or signal number of the last main process
 
 
 class SystemdBus:
@@ -209,7 +210,8 @@ class SystemdBus:
         if unit_props.get("LoadState") != "loaded":
             return UnitState(active, sub, 0, "")
         service = await self._get_all(path, _SERVICE_IFACE)
-        return UnitState(active, sub, int(service.get("MainPID", 0)), str(service.get("Result", "")))
+        return UnitState(active, sub, int(service.get("MainPID", 0)), str(service.get("Result", "")),
+                         int(service.get("ExecMainStatus", 0)))
 
     async def _get_all(self, path: DBusAddress, interface: str) -> dict[str, Any]:
         (props,) = await self._call(path, "GetAll", "s", (interface,))

@@ -65,6 +65,7 @@ class DaemonProcess:
     extra_args: list[str] = field(default_factory=list)
     rest_port: int = 24009
     process: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)  # on top of ours (DBUS_SYSTEM_BUS_ADDRESS, say)
 
     @property
     def statedir(self) -> Path:
@@ -95,7 +96,7 @@ class DaemonProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with open(self.stderr_path, "ab") as err:
             self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                            stdout=err, stderr=err)
+                                            stdout=err, stderr=err, env={**os.environ, **self.env})
         if wait:
             self.wait_ready(timeout)
 
