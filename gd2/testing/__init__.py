@@ -7,6 +7,7 @@ benchmarks.  Nothing in the daemon imports this package.
 
 from gd2.testing.daemon import DaemonProcess, http_over_unix, venv_bin
 from gd2.testing.fake_backend import FakeBackend
+from gd2.testing.fake_peers import FakePeers
 from gd2.testing.fake_store import FakeStore
 
-__all__ = ["DaemonProcess", "FakeBackend", "FakeStore", "http_over_unix", "venv_bin"]
+__all__ = ["DaemonProcess", "FakeBackend", "FakePeers", "FakeStore", "http_over_unix", "venv_bin"]

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import structlog
 import trio
 import trio.testing
 
-from gd2.txn import Step, Transaction
+from gd2.errors import ConfigError, Conflict, InternalError, InvalidRequest, NotFound, Unavailable
+from gd2.testing import FakePeers, FakeStore
+from gd2.txn import (
+    Coordinator,
+    LocalExecutor,
+    RoutingExecutor,
+    Step,
+    StepContext,
+    StepFunctions,
+    StepRegistry,
+    Transaction,
+    TxnStep,
+)
+from gd2.txn.faults import check_point, point_name
 
 
 def _recorder(log: list[str], name: str, fail: bool = False, slow: bool = False) -> Step:
@@ -69,3 +85,221 @@ async def test_undo_is_bounded(autojump_clock: trio.testing.MockClock) -> None:
         await Transaction("t", [Step("a", trio.lowlevel.checkpoint, hang), Step("b", fail)],
                           undo_timeout=5).run()
     assert any("did not finish within 5s" in note for note in err.value.__notes__)
+
+
+# --- cluster transactions: steps as data, fanned out to nodes --------------------------------------
+
+STEPS = ("t.One", "t.Two", "t.Three")
+
+
+class Nodes:
+    """Step functions shared by every fake node; they record (what, step, node)."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str, str, str]] = []
+        self.fail: dict[tuple[str, str], Exception] = {}
+        self.hang: set[tuple[str, str]] = set()
+        self.undo_fail: set[tuple[str, str]] = set()
+        self.undo_hang: set[tuple[str, str]] = set()
+        self.cancelled: list[tuple[str, str]] = []
+        self.started = 0
+        self.all_started = trio.Event()
+        self.expect_concurrent = 0
+        self.fail_delay = 0.0
+
+    def registry(self) -> StepRegistry:
+        return StepRegistry(StepFunctions(name, self._do, self._undo) for name in STEPS)
+
+    async def _do(self, ctx: StepContext, args: Any) -> Any:
+        key = (ctx.step, ctx.node_id)
+        self.log.append(("do", *key))
+        structlog.get_logger("test").info("doing", node=ctx.node_id)
+        try:
+            if self.expect_concurrent:
+                self.started += 1
+                if self.started == self.expect_concurrent:
+                    self.all_started.set()
+                await self.all_started.wait()
+            if key in self.hang:
+                await trio.sleep_forever()
+            if key in self.fail:
+                await trio.sleep(self.fail_delay)
+                raise self.fail[key]
+        except trio.Cancelled:
+            self.cancelled.append(key)
+            raise
+        return {"node": ctx.node_id, "args": args}
+
+    async def _undo(self, ctx: StepContext, args: Any) -> None:
+        key = (ctx.step, ctx.node_id)
+        await trio.sleep(0.01)  # would be cancelled if undo were not shielded
+        if key in self.undo_hang:
+            await trio.sleep_forever()
+        if key in self.undo_fail:
+            raise Unavailable(f"{ctx.step} cannot be undone on {ctx.node_id}")
+        self.log.append(("undo", *key))
+
+    def undone(self) -> list[tuple[str, str]]:
+        return [(step, node) for what, step, node in self.log if what == "undo"]
+
+
+def _cluster(nodes: Nodes, store: FakeStore | None = None, **options: Any) -> tuple[Coordinator, FakePeers]:
+    peers = FakePeers(*(LocalExecutor(nodes.registry(), n) for n in ("n1", "n2", "n3")))
+    executor = RoutingExecutor(peers.node("n1"), peers)
+    options.setdefault("undo_timeout", 5)
+    return Coordinator(store, executor, "n1", "node-one", **options), peers
+
+
+async def test_steps_run_in_order_on_their_nodes_and_return_results() -> None:
+    nodes = Nodes()
+    coordinator, _ = _cluster(nodes)
+    results = await coordinator.run("t", [TxnStep("t.One", ("n2", "n3"), {"brick": "/b"}), TxnStep("t.Two")])
+    assert results == [{"n2": {"node": "n2", "args": {"brick": "/b"}}, "n3": {"node": "n3", "args": {"brick": "/b"}}},
+                       {"n1": {"node": "n1", "args": None}}]
+    assert sorted(nodes.log[:2]) == [("do", "t.One", "n2"), ("do", "t.One", "n3")]
+    assert nodes.log[2] == ("do", "t.Two", "n1")  # no nodes: the initiator
+
+
+async def test_a_step_runs_on_its_nodes_concurrently(autojump_clock: trio.testing.MockClock) -> None:
+    nodes = Nodes()
+    nodes.expect_concurrent = 3  # each node's do waits until all three have started
+    coordinator, _ = _cluster(nodes)
+    with trio.fail_after(60):
+        await coordinator.run("t", [TxnStep("t.One", ("n1", "n2", "n3"))])
+    assert nodes.all_started.is_set()
+
+
+async def test_first_failure_cancels_siblings_and_all_are_undone_in_reverse(
+        autojump_clock: trio.testing.MockClock) -> None:
+    nodes = Nodes()
+    nodes.fail[("t.Two", "n2")] = Conflict("brick /b is in use", {"brick": "/b"})
+    nodes.hang.add(("t.Two", "n3"))
+    nodes.fail_delay = 1  # n3 has surely started by then
+    coordinator, _ = _cluster(nodes)
+    with pytest.raises(Conflict, match="brick /b is in use") as err:
+        await coordinator.run("t", [TxnStep("t.One", ("n1", "n2", "n3")), TxnStep("t.Two", ("n2", "n3")),
+                                    TxnStep("t.Three", ("n1",))])
+    assert nodes.cancelled == [("t.Two", "n3")]
+    undone = nodes.undone()
+    # The failed and the cancelled step first (on both nodes), then the step before, on all three.
+    assert sorted(undone[:2]) == [("t.Two", "n2"), ("t.Two", "n3")]
+    assert sorted(undone[2:]) == [("t.One", "n1"), ("t.One", "n2"), ("t.One", "n3")]
+    assert ("do", "t.Three", "n1") not in nodes.log
+    assert err.value.code == "conflict" and err.value.fields["brick"] == "/b"
+    assert err.value.fields["node:n2"] == "brick /b is in use"
+
+
+async def test_remote_failure_keeps_its_code_and_message() -> None:
+    nodes = Nodes()
+    nodes.fail[("t.One", "n2")] = NotFound("no such brick", {"path": "/x"})
+    coordinator, _ = _cluster(nodes)
+    with pytest.raises(NotFound, match=r"^no such brick$") as err:
+        await coordinator.run("t", [TxnStep("t.One", ("n2",))])
+    assert err.value.fields == {"path": "/x"}  # one node: nothing added
+
+
+async def test_unreachable_node_fails_the_step() -> None:
+    nodes = Nodes()
+    coordinator, peers = _cluster(nodes)
+    peers.down.add("n3")
+    with pytest.raises(Unavailable, match="peer n3 is not reachable"):
+        await coordinator.run("t", [TxnStep("t.One", ("n2", "n3"))])
+    assert nodes.undone() == [("t.One", "n2")]
+
+
+async def test_cancelled_transaction_undoes_shielded_on_every_node(autojump_clock: trio.testing.MockClock
+                                                                  ) -> None:
+    nodes = Nodes()
+    nodes.hang.add(("t.Two", "n2"))
+    coordinator, _ = _cluster(nodes)
+    with trio.move_on_after(10):
+        await coordinator.run("t", [TxnStep("t.One", ("n1", "n2")), TxnStep("t.Two", ("n2", "n3"))])
+    assert nodes.cancelled == [("t.Two", "n2")]
+    assert sorted(nodes.undone()[:2]) == [("t.Two", "n2"), ("t.Two", "n3")]
+    assert sorted(nodes.undone()[2:]) == [("t.One", "n1"), ("t.One", "n2")]
+
+
+async def test_cluster_undo_failure_is_a_note_and_the_rest_is_still_undone() -> None:
+    nodes = Nodes()
+    nodes.fail[("t.Two", "n1")] = InvalidRequest("bad")
+    nodes.undo_fail.add(("t.One", "n2"))
+    coordinator, _ = _cluster(nodes)
+    with pytest.raises(InvalidRequest, match="bad") as err:
+        await coordinator.run("t", [TxnStep("t.One", ("n1", "n2")), TxnStep("t.Two", ("n1",))])
+    assert "undo of t.One failed: t.One cannot be undone on n2 (node n2)" in err.value.__notes__
+    assert sorted(nodes.undone()) == [("t.One", "n1"), ("t.Two", "n1")]
+
+
+async def test_cluster_undo_is_bounded(autojump_clock: trio.testing.MockClock) -> None:
+    nodes = Nodes()
+    nodes.fail[("t.Two", "n1")] = InvalidRequest("bad")
+    nodes.undo_hang.add(("t.One", "n3"))
+    coordinator, _ = _cluster(nodes, undo_timeout=7)
+    with pytest.raises(InvalidRequest) as err:
+        await coordinator.run("t", [TxnStep("t.One", ("n1", "n3")), TxnStep("t.Two", ("n1",))])
+    assert "undo did not finish within 7s" in err.value.__notes__
+    assert ("t.One", "n1") in nodes.undone()
+
+
+async def test_every_log_line_carries_txnid_reqid_and_step() -> None:
+    nodes = Nodes()
+    nodes.fail[("t.Two", "n2")] = InvalidRequest("bad")
+    coordinator, _ = _cluster(nodes)
+    with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs, \
+            pytest.raises(InvalidRequest):
+        await coordinator.run("t", [TxnStep("t.One", ("n1", "n2")), TxnStep("t.Two", ("n2",))],
+                              reqid="req-7", txnid="tx-1")
+    doing = [e for e in logs if e["event"] == "doing"]
+    assert {(e["node"], e["step"]) for e in doing} == {("n1", "t.One"), ("n2", "t.One"), ("n2", "t.Two")}
+    assert all(e["txnid"] == "tx-1" and e["reqid"] == "req-7" for e in logs)
+    failed = [e for e in logs if e["event"] == "step failed; undoing"]
+    assert failed and failed[0]["step"] == "t.Two"
+
+
+async def test_reqid_defaults_to_the_requests() -> None:
+    nodes = Nodes()
+    coordinator, _ = _cluster(nodes)
+    with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs, \
+            structlog.contextvars.bound_contextvars(reqid="from-rest"):
+        await coordinator.run("t", [TxnStep("t.One")])
+    assert {e["reqid"] for e in logs} == {"from-rest"}
+
+
+async def test_local_executor_checks_node_and_step() -> None:
+    local = LocalExecutor(StepRegistry(), "n1")
+    with pytest.raises(InternalError, match=r"t\.Nope is not known on node n1"):
+        await local.run_step("n1", "x", "r", "t.Nope", None, False)
+    with pytest.raises(InternalError, match="for node n2 reached node n1"):
+        await local.run_step("n2", "x", "r", "t.Nope", None, False)
+
+
+def test_registry_refuses_a_name_twice() -> None:
+    registry = StepRegistry()
+    registry.register("t.One", Nodes()._do)
+    with pytest.raises(ValueError, match=r"t\.One is registered twice"):
+        registry.register("t.One", Nodes()._do)
+    assert registry.names() == ["t.One"]
+
+
+# --- fault points --------------------------------------------------------------------------------------
+
+def test_fault_point_names() -> None:
+    assert point_name("vol-create", "vol-create.PrepareBricks", "after") == "vol-create.PrepareBricks:after"
+    assert point_name("vol-create", "PrepareBricks", "before") == "vol-create.PrepareBricks:before"
+    assert check_point("") is None and check_point(None) is None
+    for bad in ("vol-create.PrepareBricks", "vol-create.PrepareBricks:during", "PrepareBricks:after"):
+        with pytest.raises(ConfigError, match="GD2_FAULT_POINT"):
+            check_point(bad)
+
+
+@pytest.mark.parametrize(("point", "at"), [
+    ("tx.t.One:before", 0), ("tx.t.One:after", 1), ("tx.t.Two:before", 1), ("tx.t.Two:after", 2),
+    ("tx.t.Three:before", None), ("other.t.One:before", None),
+])
+async def test_fault_point_crashes_exactly_there(point: str, at: int | None) -> None:
+    nodes = Nodes()
+    crashes: list[int] = []
+    coordinator, _ = _cluster(nodes, fault_point=point,
+                              crash=lambda: crashes.append(len([e for e in nodes.log if e[0] == "do"])))
+    await coordinator.run("tx", [TxnStep("t.One"), TxnStep("t.Two")])
+    assert crashes == ([] if at is None else [at])
