@@ -93,6 +93,7 @@ class Glusterd2Node:
     glusterd2: str
     gd2ctl: str
     name: str = "glusterd2"
+    extra: tuple[str, ...] = ()  # more glusterd2 flags (--daemon-backend systemd, say)
 
     @property
     def socket(self) -> Path:
@@ -108,7 +109,7 @@ class Glusterd2Node:
             "--logdir", str(self.root / "log"), "--address", self.address,
             "--sunrpc-port", str(GD2_PORTS["sunrpc"]), "--peer-port", str(GD2_PORTS["peer"]),
             "--rest-port", str(GD2_PORTS["rest"]), "--etcd-client-port", str(GD2_PORTS["etcd-client"]),
-            "--etcd-peer-port", str(GD2_PORTS["etcd-peer"]),
+            "--etcd-peer-port", str(GD2_PORTS["etcd-peer"]), *self.extra,
         ]  # fmt: skip
 
     def cli_argv(self, *args: str) -> list[str]:
@@ -129,11 +130,12 @@ class Side:
     gd2ctl: str = ""
     glusterd: str = GLUSTERD
     gluster: str = GLUSTER
+    extra: tuple[str, ...] = ()  # more glusterd2 flags
 
     def make(self, root: Path) -> Node:
         if self.key == "gd1":
             return Glusterd1Node(root, self.address, self.glusterd, self.gluster)
-        return Glusterd2Node(root, self.address, self.glusterd2, self.gd2ctl)
+        return Glusterd2Node(root, self.address, self.glusterd2, self.gd2ctl, extra=self.extra)
 
 
 # --- processes ---------------------------------------------------------------------------------

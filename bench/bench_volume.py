@@ -36,7 +36,14 @@ sockets of the processes this run started are noted and removed at the end if th
 before. The temp dir is removed (never while anything is still mounted under it; `--keep` keeps
 it), and so are glusterd1's side effects outside it (`_glusterd1.DefaultPathGuard`). A daemon whose
 cycle fails is dropped from the rest of the run (its error is reported) and the other one goes on.
-Python stdlib only.
+Python stdlib only, apart from the systemd side below.
+
+With `--systemd` (the default) a third daemon, `gd2u`, runs glusterd2 with `--daemon-backend systemd` on
+127.0.0.83 against a real systemd booted as PID 1 of a private namespace (`gd2.testing.systemd_ns`; its
+bus reached through `DBUS_SYSTEM_BUS_ADDRESS`): its bricks are transient units in `gd2.slice`. Its
+start → online and stop are reported against glusterd1 and against glusterd2's process backend, and
+after each stop the brick units' host pids (read from their cgroups, since status shows the
+namespace's pids) must be gone. The namespace is powered off at the end.
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -78,6 +85,8 @@ from bench_foundation import (
     wait_ready,
 )
 
+from gd2.testing.systemd_ns import SystemdNamespace
+
 VOLUME = "v1"
 PROBE = "probe"
 PROBE_TEXT = b"written through the mount by bench_volume\n"
@@ -89,6 +98,7 @@ STAT_POLL_S = 0.010
 EXIT_WAIT_S = 10.0
 TARGET_START = 1.0
 TARGET_STOP = 0.25
+SYSTEMD_SIDE = "gd2u"  # glusterd2 with --daemon-backend systemd: bricks as units of a namespaced systemd
 
 
 # --- processes and CLI calls -------------------------------------------------------------------
@@ -331,6 +341,7 @@ class Settings:
     poll_s: float
     online_timeout_s: float
     ready_timeout_s: float
+    namespace: SystemdNamespace | None = None  # the systemd that runs the gd2u side's bricks
 
 
 @dataclass
@@ -399,9 +410,16 @@ def mount_and_stat(pool: Pool, mounts: Mounts, tag: str, write_probe: bool) -> t
     return mount_ms, stat_ms, umount_ms
 
 
-def stop_volume(pool: Pool, states: Sequence[BrickState]) -> tuple[float, int]:
+def brick_unit_pids(namespace: SystemdNamespace) -> list[int]:
+    """Host pids of the brick units (status shows the namespace's pids)."""
+    return [pid for unit in namespace.units_in() if unit.startswith("gd2-brick-") for pid in namespace.host_pids(unit)]
+
+
+def stop_volume(pool: Pool, states: Sequence[BrickState], settings: Settings) -> tuple[float, int]:
     """(stop CLI ms, brick processes still alive right after it returned); ends any left over."""
     pids = [s.pid for s in states if s.pid is not None]
+    if pool.side.key == SYSTEMD_SIDE and settings.namespace is not None:
+        pids = brick_unit_pids(settings.namespace)
     if len(pids) != len(pool.brick_paths):
         raise BenchError(f"{pool.node.name}: status did not give a pid for every brick: {list(states)}")
     stop = cli_ok(pool.node, "volume", "stop", VOLUME)
@@ -424,7 +442,7 @@ def one_cycle(pool: Pool, mounts: Mounts, ledger: SocketLedger, settings: Settin
     except BenchError:
         cli(pool.node, "volume", "stop", VOLUME)  # best effort; the final sweep ends what is left
         raise
-    stop_ms, left = stop_volume(pool, states)
+    stop_ms, left = stop_volume(pool, states, settings)
     if result is not None:
         result.start_cli_ms.append(start_ms)
         result.online_ms.append(online_ms)
@@ -515,6 +533,28 @@ def table(results: dict[str, SideResult], settings: Settings) -> list[str]:
         _row(f"`mount -t glusterfs` returns (ms, {n})", _median(gd1.mount_ms), _median(gd2.mount_ms), None),
         _row(f"mount launch → first `stat` of a file (ms, {n})", _median(gd1.stat_ms), _median(gd2.stat_ms), None),
         _row(f"`umount` (ms, {n})", _median(gd1.umount_ms), _median(gd2.umount_ms), None),
+        *systemd_rows(results, settings),
+    ]
+
+
+def systemd_rows(results: dict[str, SideResult], settings: Settings) -> list[str]:
+    """glusterd2 with bricks as systemd units, against glusterd1 and against its process backend."""
+    units = results.get(SYSTEMD_SIDE)
+    if units is None:
+        return []
+    gd1, gd2 = results.get("gd1", SideResult()), results.get("gd2", SideResult())
+    n = f"median N={settings.cycles}"
+    return [
+        "",
+        "| glusterd2, bricks as systemd units (gd2u) against … | baseline | gd2u | ratio | target | met? |",
+        "|---|---|---|---|---|---|",
+        _row(f"glusterd1: start → online (ms, {n})", _median(gd1.online_ms), _median(units.online_ms), TARGET_START),
+        _row(f"glusterd2 processes: start → online (ms, {n})", _median(gd2.online_ms), _median(units.online_ms),
+             None),
+        _row(f"glusterd1: `volume stop` (ms, {n})", _median(gd1.stop_ms), _median(units.stop_ms), TARGET_STOP),
+        _row(f"glusterd2 processes: `volume stop` (ms, {n})", _median(gd2.stop_ms), _median(units.stop_ms), None),
+        f"| brick units alive when stop returned (all cycles) | — | {sum(units.left_after_stop)} | — | 0 | "
+        f"{'yes' if sum(units.left_after_stop) == 0 else 'no'} |",
     ]
 
 
@@ -547,7 +587,8 @@ def header(sides: Sequence[Side], load_start: str) -> list[str]:
         if side.key == "gd1":
             lines.append(f"- glusterd1: {_version([side.glusterd, '--version'])} on {side.address}")
         else:
-            lines.append(f"- glusterd2: {_version([side.glusterd2, '--version'])} on {side.address} "
+            lines.append(f"- glusterd2 ({side.key}{', bricks as systemd units' if side.extra else ''}): "
+                         f"{_version([side.glusterd2, '--version'])} on {side.address} "
                          f"({side.glusterd2})")
     return lines
 
@@ -570,10 +611,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--ready-timeout", type=float, default=30.0, help="seconds to wait for a daemon")
     p.add_argument("--tmp-parent", default="/var/tmp", help="where the temp dir goes (needs xattrs)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (logs) at the end")
+    p.add_argument("--systemd", action=argparse.BooleanOptionalAction, default=True,
+                   help="also run glusterd2 with bricks as units of a systemd booted in a private namespace")
+    p.add_argument("--gd2u-address", default="127.0.0.83", help="address of the systemd-backend glusterd2")
     args = p.parse_args(argv)
     if args.cycles < 1:
         p.error("--cycles must be at least 1")
-    for address in (args.gd1_address, args.gd2_address):
+    for address in (args.gd1_address, args.gd2_address, args.gd2u_address):
         if not address.startswith("127."):
             p.error(f"{address}: only loopback addresses")
     return args
@@ -622,13 +666,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, SideResult] = {}
     status = 0
     with temp_root(args.tmp_parent, args.keep) as root:
+        namespace = None
         try:
+            if args.systemd and args.only in (None, "gd2"):
+                namespace = SystemdNamespace(root / "systemd").boot()
+                os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = namespace.bus_address  # only gd2u reads it
+                gd2 = next(side for side in sides if side.key == "gd2")
+                sides.append(replace(gd2, key=SYSTEMD_SIDE, address=args.gd2u_address,
+                                     extra=("--daemon-backend", "systemd")))
+                settings = replace(settings, namespace=namespace)
             results = run_all(sides, root, settings)
-        except BenchError as exc:
+        except (BenchError, RuntimeError) as exc:
             print(f"bench_volume: {exc}", file=sys.stderr)
             status = 1
         finally:
             notes = guard.restore() if guard else []
+            if namespace is not None:
+                namespace.poweroff()
         if any(r.error for r in results.values()):
             _print_logs(root)
     for note in notes:
