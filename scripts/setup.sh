@@ -24,7 +24,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q meson-python meson ninja cffi
+# The build requirements of pyproject.toml (build isolation is off below): grpcio-tools
+# generates the peer protocol's messages (protos/README.md).
+.venv/bin/pip install -q meson-python meson ninja cffi 'grpcio-tools>=1.85,<1.86'
 # A regular (not editable) install: tests and benchmarks run the installed
 # package with its compiled extension, exactly as the RPM will.
 PATH="$PWD/.venv/bin:$PATH" .venv/bin/pip install -q --no-build-isolation ".[test]"
