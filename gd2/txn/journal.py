@@ -161,5 +161,5 @@ class Journal:
         txnid = self.record.txnid
         if who:
             return TakenOver(f"transaction {txnid} was taken over by recovery on node {who}", {"txnid": txnid})
-        return TakenOver(f"the record of transaction {txnid} changed or vanished underneath it",
+        return TakenOver(f"the record of transaction {txnid} changed or vanished: recovery took it over",
                          {"txnid": txnid})

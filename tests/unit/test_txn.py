@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import pytest
@@ -13,16 +16,21 @@ from gd2.errors import ConfigError, Conflict, InternalError, InvalidRequest, Not
 from gd2.testing import FakePeers, FakeStore
 from gd2.txn import (
     Coordinator,
+    LeaseLost,
     LocalExecutor,
     RoutingExecutor,
     Step,
     StepContext,
     StepFunctions,
     StepRegistry,
+    TakenOver,
     Transaction,
+    TxnRecord,
     TxnStep,
+    recover,
 )
 from gd2.txn.faults import check_point, point_name
+from gd2.txn.journal import PlannedStep, sent_steps, undo_plan
 
 
 def _recorder(log: list[str], name: str, fail: bool = False, slow: bool = False) -> Step:
@@ -106,6 +114,7 @@ class Nodes:
         self.all_started = trio.Event()
         self.expect_concurrent = 0
         self.fail_delay = 0.0
+        self.during: dict[tuple[str, str], Callable[[], Awaitable[None]]] = {}
 
     def registry(self) -> StepRegistry:
         return StepRegistry(StepFunctions(name, self._do, self._undo) for name in STEPS)
@@ -115,6 +124,8 @@ class Nodes:
         self.log.append(("do", *key))
         structlog.get_logger("test").info("doing", node=ctx.node_id)
         try:
+            if key in self.during:
+                await self.during[key]()
             if self.expect_concurrent:
                 self.started += 1
                 if self.started == self.expect_concurrent:
@@ -303,3 +314,219 @@ async def test_fault_point_crashes_exactly_there(point: str, at: int | None) -> 
                               crash=lambda: crashes.append(len([e for e in nodes.log if e[0] == "do"])))
     await coordinator.run("tx", [TxnStep("t.One"), TxnStep("t.Two")])
     assert crashes == ([] if at is None else [at])
+
+
+# --- records in the store, locks, recovery -------------------------------------------------------------
+
+async def _values(store: FakeStore, prefix: str) -> list[Any]:
+    return [e.value for e in await store.list_prefix(prefix)]
+
+
+def _dead(*dead: str) -> Callable[[str], Awaitable[bool]]:
+    async def is_alive(peer_id: str) -> bool:
+        return peer_id not in dead
+
+    return is_alive
+
+
+async def test_record_is_written_advanced_and_deleted() -> None:
+    nodes, store = Nodes(), FakeStore()
+    coordinator, _ = _cluster(nodes, store)
+    seen: list[list[Any]] = []
+
+    async def snapshot() -> None:
+        seen.append(await _values(store, "txn/"))
+
+    nodes.during[("t.One", "n2")] = nodes.during[("t.Two", "n1")] = snapshot
+    await coordinator.run("t", [TxnStep("t.One", ("n2",), {"x": [1]}), TxnStep("t.Two")],
+                          locks=["volume/gv0"], reqid="r1", txnid="tx-1")
+    first, second = seen[0][0], seen[1][0]
+    assert first["txnid"] == "tx-1" and first["name"] == "t" and first["initiator"] == "n1"
+    assert first["reqid"] == "r1" and first["locks"] == ["volume/gv0"] and first["state"] == "running"
+    assert first["steps"] == [{"name": "t.One", "nodes": ["n2"], "args": {"x": [1]}},
+                              {"name": "t.Two", "nodes": ["n1"], "args": None}]
+    assert (first["done"], second["done"]) == (0, 1)
+    assert await store.list_prefix("") == []  # record and lock gone
+
+
+async def test_undo_is_recorded_then_the_record_deleted() -> None:
+    nodes, store = Nodes(), FakeStore()
+    nodes.fail[("t.Two", "n1")] = InvalidRequest("bad")
+    states: list[str] = []
+    undo = nodes._undo
+
+    async def undo_and_look(ctx: StepContext, args: Any) -> None:
+        states.extend(v["state"] for v in await _values(store, "txn/"))
+        await undo(ctx, args)
+
+    nodes._undo = undo_and_look  # type: ignore[method-assign]
+    coordinator, _ = _cluster(nodes, store)
+    with pytest.raises(InvalidRequest):
+        await coordinator.run("t", [TxnStep("t.One", ("n1", "n2")), TxnStep("t.Two")], locks=["volume/gv0"])
+    assert states == ["undoing"] * 3
+    assert await store.list_prefix("") == []
+
+
+async def test_incomplete_undo_leaves_the_record_and_recovery_finishes_it() -> None:
+    nodes, store = Nodes(), FakeStore()
+    nodes.fail[("t.Two", "n1")] = InvalidRequest("bad")
+    nodes.undo_fail.add(("t.One", "n2"))
+    coordinator, _ = _cluster(nodes, store)
+    with pytest.raises(InvalidRequest):
+        await coordinator.run("t", [TxnStep("t.One", ("n1", "n2")), TxnStep("t.Two")], txnid="tx-1")
+    [left] = await _values(store, "txn/")
+    assert left["state"] == "undoing" and sorted(map(tuple, left["undone"])) == [(0, "n1"), (1, "n1")]
+    assert await recover(store, coordinator.executor, "n1", _dead(), own=False) == []  # n1 is alive: not ours
+    nodes.undo_fail.clear()
+    nodes.log.clear()
+    assert await recover(store, coordinator.executor, "n1", _dead()) == ["tx-1"]  # n1 restarted
+    assert nodes.undone() == [("t.One", "n2")]
+    assert await store.list_prefix("") == []
+
+
+def _plan() -> tuple[PlannedStep, ...]:
+    return (PlannedStep("t.One", ("n1", "n2", "n3")), PlannedStep("t.Two", ("n2", "n3"), {"a": 1}),
+            PlannedStep("t.Three", ("n1",)))
+
+
+async def _leave_record(store: FakeStore, *, initiator: str = "n1", done: int = 1, txnid: str = "tx-dead"
+                        ) -> None:
+    """What an initiator that died in step ``done`` leaves behind: its record and its lock."""
+    lease = await store.grant_lease(10)
+    record = TxnRecord(txnid, "t", initiator, "r-dead", _plan(), ("volume/gv0",), lease, done=done)
+    await store.put(f"txn/{txnid}", "txn", record.to_data())
+    await store.put("locks/volume/gv0", "lock", {"txnid": txnid, "peer_id": initiator, "node": "x"}, lease=lease)
+
+
+async def test_recovery_rolls_back_a_dead_initiators_transaction() -> None:
+    nodes, store = Nodes(), FakeStore()
+    _, peers = _cluster(nodes)
+    await _leave_record(store)
+    survivor = RoutingExecutor(peers.node("n2"), peers)
+    assert await recover(store, survivor, "n2", _dead("n1")) == ["tx-dead"]
+    undone = nodes.undone()
+    # t.Two was in flight: undone on its nodes, then t.One on all three; t.Three never.
+    assert sorted(undone[:2]) == [("t.Two", "n2"), ("t.Two", "n3")]
+    assert sorted(undone[2:]) == [("t.One", "n1"), ("t.One", "n2"), ("t.One", "n3")]
+    assert await store.list_prefix("") == []
+
+
+async def test_a_live_initiators_transaction_is_left_alone() -> None:
+    nodes, store = Nodes(), FakeStore()
+    _, peers = _cluster(nodes)
+    await _leave_record(store)
+    assert await recover(store, RoutingExecutor(peers.node("n2"), peers), "n2", _dead()) == []
+    assert nodes.log == [] and len(await store.list_prefix("")) == 2
+
+
+async def test_two_survivors_roll_back_once() -> None:
+    nodes, store = Nodes(), FakeStore()
+    _, peers = _cluster(nodes)
+    await _leave_record(store)
+    finished: list[str] = []
+
+    async def survivor(node: str) -> None:
+        finished.extend(await recover(store, RoutingExecutor(peers.node(node), peers), node, _dead("n1")))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(survivor, "n2")
+        nursery.start_soon(survivor, "n3")
+    assert finished == ["tx-dead"]
+    assert sorted(nodes.undone()) == sorted(set(nodes.undone())) and len(nodes.undone()) == 5
+
+
+async def test_a_dead_recoverers_claim_is_taken_over() -> None:
+    nodes, store = Nodes(), FakeStore()
+    _, peers = _cluster(nodes)
+    await _leave_record(store)
+    entry = await store.get("txn/tx-dead")
+    assert entry is not None
+    await store.put("txn/tx-dead", "txn", {**entry.value, "recoverer": "n2", "state": "undoing"})
+    executor = RoutingExecutor(peers.node("n3"), peers)
+    assert await recover(store, executor, "n3", _dead("n1")) == []  # n2 is alive and busy with it
+    assert await recover(store, executor, "n3", _dead("n1", "n2")) == ["tx-dead"]
+
+
+async def test_restarted_node_rolls_back_its_own_and_frees_its_locks() -> None:
+    nodes, store = Nodes(), FakeStore()
+    _, peers = _cluster(nodes)
+    await _leave_record(store, initiator="n1", done=0)
+    lease = await store.grant_lease(10)
+    await store.put("locks/volume/gv1", "lock", {"txnid": "gone", "peer_id": "n1", "node": "x"}, lease=lease)
+    await store.put("locks/volume/gv2", "lock", {"txnid": "other", "peer_id": "n2", "node": "y"}, lease=lease)
+    executor = RoutingExecutor(peers.node("n1"), peers)
+    assert await recover(store, executor, "n1", _dead(), own=False) == []
+    assert await recover(store, executor, "n1", _dead()) == ["tx-dead"]
+    assert sorted(nodes.undone()) == [("t.One", "n1"), ("t.One", "n2"), ("t.One", "n3")]
+    assert [e.key for e in await store.list_prefix("")] == ["locks/volume/gv2"]
+
+
+async def test_committed_record_is_deleted_without_undo() -> None:
+    nodes, store = Nodes(), FakeStore()
+    _, peers = _cluster(nodes)
+    await _leave_record(store, done=3)
+    assert await recover(store, RoutingExecutor(peers.node("n2"), peers), "n2", _dead("n1")) == ["tx-dead"]
+    assert nodes.log == [] and await store.list_prefix("") == []
+
+
+async def test_initiator_stops_when_recovery_took_its_record_over() -> None:
+    nodes, store = Nodes(), FakeStore()
+    coordinator, peers = _cluster(nodes, store)
+
+    async def taken_for_dead() -> None:
+        await recover(store, RoutingExecutor(peers.node("n2"), peers), "n2", _dead("n1"))
+
+    nodes.during[("t.One", "n1")] = taken_for_dead
+    with pytest.raises(TakenOver, match="vanished: recovery took it over"):
+        await coordinator.run("t", [TxnStep("t.One"), TxnStep("t.Two")])
+    assert nodes.undone() == [("t.One", "n1")]  # by the recoverer only
+    assert await store.list_prefix("") == []
+
+
+def test_undo_plan_covers_sent_steps_in_reverse_minus_undone() -> None:
+    plan = _plan()
+    assert undo_plan(plan, 0) == []
+    assert undo_plan(plan, 2) == [(1, ("n2", "n3")), (0, ("n1", "n2", "n3"))]
+    assert undo_plan(plan, 2, [(1, "n2"), (0, "n1"), (0, "n2"), (0, "n3")]) == [(1, ("n3",))]
+    record = TxnRecord("x", "t", "n1", "r", plan, done=1)
+    assert sent_steps(record) == 2 and sent_steps(replace(record, done=3)) == 0
+    assert TxnRecord.from_data(record.to_data()) == record
+
+
+async def test_busy_lock_waits_then_fails_naming_its_holder(autojump_clock: trio.testing.MockClock) -> None:
+    nodes, store = Nodes(), FakeStore()
+    coordinator, _ = _cluster(nodes, store, lock_wait=3)
+    release = trio.Event()
+    nodes.during[("t.One", "n1")] = release.wait
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(partial(coordinator.run, "t", [TxnStep("t.One")], locks=["volume/gv0"], txnid="tx-1"))
+        await trio.sleep(1)
+        with pytest.raises(Conflict, match=r"^volume gv0 is locked by transaction tx-1 on node node-one$") as err:
+            await coordinator.run("t", [TxnStep("t.Two")], locks=["volume/gv0", "volume/gv1"])
+        assert err.value.fields == {"lock": "volume/gv0", "txnid": "tx-1", "node": "node-one"}
+        assert [e.key for e in await store.list_prefix("")] == ["locks/volume/gv0", "txn/tx-1"]
+        waiting = partial(coordinator.run, "t", [TxnStep("t.Three")], locks=["volume/gv0"])
+        coordinator.lock_wait = 60
+        nursery.start_soon(waiting)
+        await trio.sleep(5)
+        assert ("do", "t.Three", "n1") not in nodes.log
+        release.set()
+    assert [e[1] for e in nodes.log] == ["t.One", "t.Three"]
+    assert await store.list_prefix("") == []
+
+
+async def test_lost_lease_cancels_and_undoes(autojump_clock: trio.testing.MockClock) -> None:
+    nodes, store = Nodes(), FakeStore()
+    coordinator, _ = _cluster(nodes, store, lock_ttl=6)
+
+    async def lose_lease() -> None:
+        [record] = await _values(store, "txn/")
+        store.expire_lease(record["lease"])
+
+    nodes.during[("t.Two", "n2")] = lose_lease
+    nodes.hang.add(("t.Two", "n2"))
+    with pytest.raises(LeaseLost, match="expired"):
+        await coordinator.run("t", [TxnStep("t.One"), TxnStep("t.Two", ("n2",))], locks=["volume/gv0"])
+    assert nodes.cancelled == [("t.Two", "n2")]
+    assert nodes.undone() == [("t.Two", "n2"), ("t.One", "n1")]
+    assert await store.list_prefix("") == []
