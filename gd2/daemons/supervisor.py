@@ -144,11 +144,15 @@ class Supervisor:
             self._wake = trio.Event()
 
     async def _observe(self) -> None:
-        for name, spec in list(self._specs.items()):
+        async def one(name: str, spec: DaemonSpec) -> None:
             try:
                 self._observed[name] = await self._backend.state(spec)
             except GD2Error as exc:
                 log.warning("cannot observe daemon", daemon=name, error=exc.message)
+
+        async with trio.open_nursery() as nursery:  # all at once: a backend call may be a bus round trip
+            for name, spec in list(self._specs.items()):
+                nursery.start_soon(one, name, spec)
 
     async def _round(self) -> float | None:
         await self._observe()

@@ -31,7 +31,6 @@ log = structlog.get_logger(__name__)
 DEFAULT_ADDRESS = "unix:path=/run/dbus/system_bus_socket"
 MANAGER = DBusAddress("/org/freedesktop/systemd1", bus_name="org.freedesktop.systemd1",
                       interface="org.freedesktop.systemd1.Manager")
-_UNIT_IFACE = "org.freedesktop.systemd1.Unit"
 _SERVICE_IFACE = "org.freedesktop.systemd1.Service"
 _OUR_PATHS = object_path(PREFIX)
 _UNIT_CHANGES = MatchRule(type="signal", interface="org.freedesktop.DBus.Properties", member="PropertiesChanged",
@@ -202,17 +201,21 @@ class SystemdBus:
         await self._call(MANAGER, "PowerOff")
 
     async def unit_state(self, unit: str) -> UnitState:
-        """The unit's state; an unknown unit reads as inactive with no process."""
-        path = DBusAddress(object_path(unit), bus_name=MANAGER.bus_name, interface="org.freedesktop.DBus.Properties")
-        unit_props = await self._get_all(path, _UNIT_IFACE)
-        active = str(unit_props.get("ActiveState", "inactive"))
-        sub = str(unit_props.get("SubState", "dead"))
-        if unit_props.get("LoadState") != "loaded":
-            return UnitState(active, sub, 0, "")
-        service = await self._get_all(path, _SERVICE_IFACE)
-        return UnitState(active, sub, int(service.get("MainPID", 0)), str(service.get("Result", "")),
-                         int(service.get("ExecMainStatus", 0)))
+        """The unit's state; an unknown unit reads as inactive with no process.
 
-    async def _get_all(self, path: DBusAddress, interface: str) -> dict[str, Any]:
-        (props,) = await self._call(path, "GetAll", "s", (interface,))
-        return {key: value for key, (_sig, value) in props.items()}
+        One ``ListUnitsByNames`` call, plus ``Get`` calls for the service's
+        main pid or its result only when they matter (``GetAll`` costs ~10x more).
+        """
+        ((row, *_),) = await self._call(MANAGER, "ListUnitsByNames", "as", ([unit],))
+        _name, _description, load, active, sub = row[:5]
+        if load != "loaded":
+            return UnitState(str(active), str(sub), 0, "")
+        path = DBusAddress(object_path(unit), bus_name=MANAGER.bus_name, interface="org.freedesktop.DBus.Properties")
+        if active in ("active", "reloading", "activating", "deactivating"):
+            return UnitState(str(active), str(sub), int(await self._get(path, "MainPID")), "")
+        return UnitState(str(active), str(sub), 0, str(await self._get(path, "Result")),
+                         int(await self._get(path, "ExecMainStatus")))
+
+    async def _get(self, path: DBusAddress, name: str) -> Any:
+        ((_signature, value),) = await self._call(path, "Get", "ss", (_SERVICE_IFACE, name))
+        return value
