@@ -49,6 +49,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "not_found": 404,
     "conflict": 409,
     "unauthorized": 401,
+    "peer_refused": 403,
     "unavailable": 503,
     "brick_failed": 500,
     "daemon_failed": 500,
