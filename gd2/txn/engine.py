@@ -321,10 +321,12 @@ class _Run:
         if self.journal is None:
             return
         try:
-            await self.journal.close()
-        except GD2Error as exc:
+            # Shielded: the transaction has committed, a late cancel must not hide that.
+            with trio.CancelScope(shield=True), trio.fail_after(self.c.undo_timeout):
+                await self.journal.close()
+        except (GD2Error, trio.TooSlowError) as exc:
             # Committed already: recovery deletes a committed record without undoing it.
-            log.warning("could not delete the record of a committed transaction", error=str(exc))
+            log.warning("could not delete the record of a committed transaction", error=_describe(exc))
         self.journal = None
 
 
