@@ -23,12 +23,13 @@ from gd2.daemons.layout import NodePaths
 from gd2.daemons.planner import Policy
 from gd2.daemons.process import ProcessBackend
 from gd2.daemons.supervisor import Supervisor
+from gd2.daemons.systemd import SystemdBackend
 from gd2.errors import GD2Error
 from gd2.model.node import LocalNode
 from gd2.store.etcd import EtcdStore
 from gd2.sunrpc.portmap import PortmapRegistry
 from gd2.sunrpc.server import SunrpcServer
-from gd2.systemd import SystemdBackend, SystemdBus, choose_backend, system_bus_address
+from gd2.systemd import SystemdBus, choose_backend, system_bus_address
 from gd2.xlators import load_table, xlator_dir
 
 log = structlog.get_logger(__name__)

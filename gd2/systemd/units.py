@@ -1,4 +1,4 @@
-"""Pure translation of a DaemonSpec into a transient unit: its name and its properties.
+"""Pure translation of a daemon into a transient unit: its name and its properties.
 
 Names follow ``systemd-escape``: every word of the daemon's name is escaped
 (``/`` becomes ``-``, a literal ``-`` becomes ``\\x2d``) and the words are
@@ -9,9 +9,8 @@ joined with ``-``, so ``brick gv0 10.0.0.1:/bricks/b1`` runs as
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from typing import Any
-
-from gd2.daemons.base import DaemonSpec
 
 SLICE = "gd2.slice"
 PREFIX = "gd2-"
@@ -33,11 +32,12 @@ def escape(text: str) -> str:
     return "".join(out)
 
 
-def unit_name(spec: DaemonSpec) -> str:
-    name = PREFIX + "-".join(escape(word) for word in spec.name.split()) + SUFFIX
+def unit_name(daemon: str) -> str:
+    """The unit of the daemon glusterd2 calls ``daemon`` (``brick gv0 HOST:PATH``, ``shd gv0``)."""
+    name = PREFIX + "-".join(escape(word) for word in daemon.split()) + SUFFIX
     if len(name) <= _MAX_NAME:
         return name
-    digest = hashlib.sha256(spec.name.encode()).hexdigest()[:16]
+    digest = hashlib.sha256(daemon.encode()).hexdigest()[:16]
     return name[: _MAX_NAME - len(SUFFIX) - 17] + "-" + digest + SUFFIX
 
 
@@ -50,7 +50,8 @@ def object_path(unit: str) -> str:
 Variant = tuple[str, Any]
 
 
-def unit_properties(spec: DaemonSpec, stop_timeout: float) -> list[tuple[str, Variant]]:
+def unit_properties(daemon: str, argv: Sequence[str], env: Mapping[str, str],
+                    stop_timeout: float) -> list[tuple[str, Variant]]:
     """The properties a brick or helper unit starts with.
 
     The process runs in the foreground (systemd is its parent); it is ready
@@ -61,14 +62,13 @@ def unit_properties(spec: DaemonSpec, stop_timeout: float) -> list[tuple[str, Va
     SIGTERM goes to the main process, SIGKILL to whatever is left after
     ``stop_timeout``.
     """
-    argv = [*spec.argv, *spec.foreground_args]
-    env = [f"{key}={value}" for key, value in sorted(spec.env.items())]
+    environment = [f"{key}={value}" for key, value in sorted(env.items())]
     return [
-        ("Description", ("s", f"glusterd2 {spec.name}")),
+        ("Description", ("s", f"glusterd2 {daemon}")),
         ("Slice", ("s", SLICE)),
         ("Type", ("s", "exec")),
-        ("ExecStart", ("a(sasb)", [(argv[0], argv, False)])),
-        ("Environment", ("as", env)),
+        ("ExecStart", ("a(sasb)", [(argv[0], list(argv), False)])),
+        ("Environment", ("as", environment)),
         ("KillMode", ("s", "mixed")),
         ("KillSignal", ("i", 15)),
         ("TimeoutStopUSec", ("t", int(stop_timeout * 1_000_000))),

@@ -23,9 +23,9 @@ from gd2.daemons.base import DaemonBackend, DaemonSpec
 from gd2.daemons.planner import Policy
 from gd2.daemons.process import DaemonFailed, ProcessBackend
 from gd2.daemons.supervisor import Supervisor
+from gd2.daemons.systemd import SystemdBackend
 from gd2.errors import GD2Error
-from gd2.systemd import SystemdBackend, SystemdBus
-from gd2.systemd.units import unit_name
+from gd2.systemd import SystemdBus, unit_name
 from gd2.testing.systemd_ns import SystemdNamespace
 
 # A stand-in with glusterfsd's contract: by default fork, the child writes the
@@ -86,8 +86,8 @@ class Harness:
     def host_pid(self, spec: DaemonSpec, pid: int) -> int:
         if self.namespace is None:
             return pid
-        pids = self.namespace.host_pids(unit_name(spec))
-        assert len(pids) == 1, f"expected one process in {unit_name(spec)}, found {pids}"
+        pids = self.namespace.host_pids(unit_name(spec.name))
+        assert len(pids) == 1, f"expected one process in {unit_name(spec.name)}, found {pids}"
         return pids[0]
 
 

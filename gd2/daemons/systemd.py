@@ -20,8 +20,7 @@ import trio
 
 from gd2.daemons.base import DaemonSpec, DaemonState, log_tail
 from gd2.errors import GD2Error
-from gd2.systemd.bus import SystemdBus, SystemdError
-from gd2.systemd.units import unit_name, unit_properties
+from gd2.systemd import SystemdBus, SystemdError, unit_name, unit_properties
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +45,7 @@ class SystemdBackend:
         self._stop_timeout = stop_timeout
 
     async def start(self, spec: DaemonSpec) -> int:
-        unit = unit_name(spec)
+        unit = unit_name(spec.name)
         current = await self._bus.unit_state(unit)
         if current.active in _RUNNING and current.main_pid:
             return current.main_pid  # adopt: it outlived a glusterd2 restart
@@ -59,7 +58,8 @@ class SystemdBackend:
         with contextlib.suppress(FileNotFoundError):
             spec.pidfile.unlink()  # whatever an earlier run left; the daemon writes it again
         try:
-            job = await self._bus.start_transient(unit, unit_properties(spec, self._stop_timeout))
+            job = await self._bus.start_transient(unit, unit_properties(
+                spec.name, (*spec.argv, *spec.foreground_args), spec.env, self._stop_timeout))
         except SystemdError as exc:
             raise DaemonFailed(f"{spec.name}: systemd refused {unit}: {exc.message}") from None
         result = "timeout"
@@ -83,7 +83,7 @@ class SystemdBackend:
                            f"{log_tail(spec.logfile)}")
 
     async def stop(self, spec: DaemonSpec, grace: float) -> None:
-        unit = unit_name(spec)
+        unit = unit_name(spec.name)
         with trio.CancelScope(shield=True):
             state = await self._bus.unit_state(unit)
             if state.active in _RUNNING or state.active in ("activating", "deactivating"):
@@ -104,7 +104,7 @@ class SystemdBackend:
                     await self._bus.reset_failed(unit)  # leave nothing behind once stopped on purpose
 
     async def state(self, spec: DaemonSpec) -> DaemonState:
-        state = await self._bus.unit_state(unit_name(spec))
+        state = await self._bus.unit_state(unit_name(spec.name))
         running = state.active in _RUNNING and state.main_pid > 0
         return DaemonState(running=running, pid=state.main_pid if running else None)
 
