@@ -85,7 +85,7 @@ def decode_hello_request(data: bytes) -> HelloRequest:
 def encode_hello_reply(reply: HelloReply) -> bytes:
     return _bytes(pb.HelloReply(protocol_version=reply.protocol_version, peer_id=reply.peer_id, name=reply.name,
                                 addresses=list(reply.addresses), cluster_id=reply.cluster_id, empty=reply.empty,
-                                csr=reply.csr or b""))
+                                csr=reply.csr or b"", extra=reply.extra))
 
 
 def decode_hello_reply(data: bytes) -> HelloReply:
@@ -93,7 +93,7 @@ def decode_hello_reply(data: bytes) -> HelloReply:
     _raise_error(message)
     return HelloReply(peer_id=message.peer_id, name=message.name, addresses=tuple(message.addresses),
                       cluster_id=message.cluster_id, empty=message.empty, csr=message.csr or None,
-                      protocol_version=message.protocol_version)
+                      protocol_version=message.protocol_version, extra=message.extra)
 
 
 # Join

@@ -50,6 +50,7 @@ class HelloReply:
     empty: bool
     csr: bytes | None = None
     protocol_version: int = PROTOCOL_VERSION
+    extra: bytes = b""  # application-defined msgpack (where its etcd and peer ports are, say)
 
 
 @dataclass(frozen=True)
