@@ -22,7 +22,7 @@ import trio
 from gd2 import brickfs
 from gd2.api.models import Brick, Volume, VolumeState
 from gd2.api.runtime import BrickStatus, DaemonStatus, VolumeStartResult, VolumeStatus
-from gd2.commands import keys
+from gd2.commands import brick_state, keys
 from gd2.commands.volumes import VolumeService
 from gd2.daemons.base import BrickRegistry, DaemonBackend, DaemonSpec
 from gd2.daemons.layout import NodePaths, brick_spec, shd_spec
@@ -160,11 +160,17 @@ class VolumeRuntime:
 
     async def status(self, name: str) -> VolumeStatus:
         volume = await self._volumes.get(name)
+        published: dict[tuple[str, str], brick_state.PublishedBrick] = {}
+        alive: set[str] = set()
+        if any(brick.peer_id != self._node.peer_id for brick in volume.bricks):
+            # Other nodes' bricks: what those nodes published (on their leases); no lock taken.
+            published = await brick_state.volume_bricks(self._volumes.store, volume.name)
+            alive = await brick_state.live_peers(self._volumes.store)
         bricks = []
         for brick in volume.bricks:
             if brick.peer_id != self._node.peer_id:
-                bricks.append(BrickStatus(id=brick.id, host=brick.host, path=brick.path, peer_id=brick.peer_id,
-                                          online=False, error="on another peer"))
+                bricks.append(brick_state.remote_brick_status(volume, brick, published.get((brick.peer_id, brick.id)),
+                                                              brick.peer_id in alive))
                 continue
             spec = self._spec(volume, brick)
             state = await self._backend.state(spec)

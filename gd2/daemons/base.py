@@ -8,6 +8,7 @@ which is why a spec names its pidfile.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -80,4 +81,33 @@ class BrickRegistry(Protocol):
 
     async def wait_signed_in(self, brick_path: str) -> int:
         """Wait until a brick with this path signs in; returns its port."""
+        ...
+
+
+class SignedInBrick(Protocol):
+    """One brick signed in over portmap, as the registry reports it."""
+
+    @property
+    def brick(self) -> str:
+        """The brick path it signed in with."""
+        ...
+
+    @property
+    def port(self) -> int: ...
+
+    @property
+    def pid(self) -> int: ...
+
+
+class BrickSignIns(Protocol):
+    """The portmap registry seen by the service that publishes this node's bricks
+    (gd2.commands.brick_state): a snapshot of the sign-ins, and a wake-up on every change."""
+
+    def entries(self) -> Sequence[SignedInBrick]:
+        """Every brick signed in right now."""
+        ...
+
+    def listen(self, listener: Callable[[object], None]) -> Callable[[], None]:
+        """Call listener (synchronously; it must not block) on every sign-in and sign-out until
+        the returned function is called."""
         ...

@@ -11,12 +11,13 @@ and runs ``serve_sunrpc`` in its nursery; the portmap registry (``server.registr
 from gd2.sunrpc.dispatch import SERVED_PROGRAMS, Dispatcher, Peer, protocol_error
 from gd2.sunrpc.portmap import BrickEntry, PortmapChange, PortmapEvent, PortmapRegistry
 from gd2.sunrpc.server import MAX_REQUEST_RECORD, SunrpcServer, serve_sunrpc
-from gd2.sunrpc.source import StaticVolfileSource, Volfile, VolfileSource
+from gd2.sunrpc.source import BrickPortSource, StaticVolfileSource, Volfile, VolfileSource
 
 __all__ = [
     "MAX_REQUEST_RECORD",
     "SERVED_PROGRAMS",
     "BrickEntry",
+    "BrickPortSource",
     "Dispatcher",
     "Peer",
     "PortmapChange",

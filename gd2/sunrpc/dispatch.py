@@ -19,7 +19,7 @@ from typing import TypeVar
 import structlog
 
 from gd2.sunrpc.portmap import PortmapRegistry
-from gd2.sunrpc.source import Volfile, VolfileSource
+from gd2.sunrpc.source import BrickPortSource, Volfile, VolfileSource
 from gd2.xdr import (
     Args,
     CommonReply,
@@ -118,6 +118,23 @@ def port_by_brick(registry: PortmapRegistry, args: PortByBrickRequest) -> PortBy
     return PortByBrickReply(0, 0, 0, port)
 
 
+async def port_by_brick_in_pool(source: VolfileSource, registry: PortmapRegistry, ports: BrickPortSource,
+                                 args: PortByBrickRequest) -> PortByBrickReply:
+    """PORTBYBRICK on a node of a pool: a brick signed in here first (no store round trip);
+    else, unless the path is a brick of this node (one of ours that is down must not be answered
+    with another node's port for the same path), the port another node published for it.
+
+    The request names only the path: when two other nodes serve the same path the answer is
+    one of them (GlusterFS clients ask the brick's own host, which answers from its registry).
+    """
+    port = registry.port_of(args.brick)
+    if port is None and not await source.brick_known(args.brick):
+        port = await ports.port_of(args.brick)
+    if port is None:
+        return PortByBrickReply(-1, 0, 0, 0)
+    return PortByBrickReply(0, 0, 0, port)
+
+
 async def sign_in(source: VolfileSource, registry: PortmapRegistry, args: SigninRequest, peer: Peer) -> SigninReply:
     """SIGNIN: record the brick against the connection it came over.
 
@@ -177,9 +194,11 @@ AsyncHandler = Callable[[Args, Peer], Awaitable[Args]]
 
 
 class Dispatcher:
-    """Answers decoded calls against one registry and one volfile source."""
+    """Answers decoded calls against one registry and one volfile source; PORTBYBRICK also asks
+    brick_ports, when given, for bricks not signed in here."""
 
-    def __init__(self, source: VolfileSource, registry: PortmapRegistry) -> None:
+    def __init__(self, source: VolfileSource, registry: PortmapRegistry,
+                 brick_ports: BrickPortSource | None = None) -> None:
         self.source = source
         self.registry = registry
         # Procedures that need no awaiting stay plain functions: no coroutine per PING.
@@ -208,6 +227,11 @@ class Dispatcher:
                 source, registry, _as(args, SigninRequest), peer
             ),
         }
+        if brick_ports is not None:
+            del self._sync[rpc.PORTMAP_PROGRAM, rpc.PORTMAP_PORTBYBRICK]
+            self._async[rpc.PORTMAP_PROGRAM, rpc.PORTMAP_PORTBYBRICK] = lambda args, peer: port_by_brick_in_pool(
+                source, registry, brick_ports, _as(args, PortByBrickRequest)
+            )
 
     async def reply(self, call: RpcCall, peer: Peer) -> bytes:
         """The encoded reply record for call. A failing volfile source, or a volfile that cannot

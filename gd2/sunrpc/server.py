@@ -25,7 +25,7 @@ import trio
 from gd2.errors import ConfigError
 from gd2.sunrpc.dispatch import Dispatcher, Peer
 from gd2.sunrpc.portmap import PortmapRegistry
-from gd2.sunrpc.source import VolfileSource
+from gd2.sunrpc.source import BrickPortSource, VolfileSource
 from gd2.xdr import RecordReassembler, XdrError, decode_call, encode_fetchspec_call
 
 log = structlog.get_logger(__name__)
@@ -56,10 +56,11 @@ class SunrpcServer:
     the list of connected clients (for FETCHSPEC). Serve it with ``serve_sunrpc``."""
 
     def __init__(
-        self, source: VolfileSource, registry: PortmapRegistry | None = None, *, max_record: int = MAX_REQUEST_RECORD
+        self, source: VolfileSource, registry: PortmapRegistry | None = None, *, max_record: int = MAX_REQUEST_RECORD,
+        brick_ports: BrickPortSource | None = None,
     ) -> None:
         self.registry = registry if registry is not None else PortmapRegistry()
-        self.dispatcher = Dispatcher(source, self.registry)
+        self.dispatcher = Dispatcher(source, self.registry, brick_ports)
         self.max_record = max_record
         self._connections: dict[int, _Connection] = {}
         self._connection_ids = itertools.count(1)

@@ -1,8 +1,9 @@
 """Where the SunRPC server gets volfiles and volume ids: an interface the daemon injects.
 
 The server knows nothing of volumes or the store. GETSPEC asks ``volfile``, GET_VOLUME_INFO asks
-``volume_id``; the composition root passes an implementation backed by volgen and the store, and
-tests pass ``StaticVolfileSource``.
+``volume_id``, PORTBYBRICK for a brick not signed in here asks a ``BrickPortSource``; the
+composition root passes implementations backed by volgen and the store, and tests pass
+``StaticVolfileSource``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,15 @@ class VolfileSource(Protocol):
 
     async def brick_known(self, path: str) -> bool:
         """Whether path is a brick of a volume on this node (only those may SIGNIN)."""
+        ...
+
+
+class BrickPortSource(Protocol):
+    """Where PORTBYBRICK looks for a brick that is not signed in here (the daemon passes the
+    service that reads the bricks other nodes publish; gd2.commands.brick_state)."""
+
+    async def port_of(self, brick_path: str) -> int | None:
+        """The port another node of the pool published for brick_path, or None."""
         ...
 
 
