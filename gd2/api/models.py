@@ -48,6 +48,8 @@ class Peer(_Strict):
     addresses: list[str]
     cluster_id: str
     online: bool = False
+    peer_port: int | None = None  # where members reach its peer RPC (mutual TLS)
+    etcd: str = ""  # "member": runs one of the pool's etcd members; "client": uses them
 
 
 class VolumeType(StrEnum):
@@ -140,6 +142,13 @@ class VolumeList(_Strict):
 
 class PeerList(_Strict):
     peers: list[Peer]
+
+
+class PeerAddRequest(_Strict):
+    """Add an empty node, reached on its join port, to this pool."""
+
+    host: str = Field(min_length=1, max_length=255)
+    port: int | None = Field(default=None, ge=1, le=65535)
 
 
 class StoreEntry(_Strict):

@@ -21,6 +21,9 @@ from gd2.errors import BrickError, Conflict, InvalidRequest
 
 VOLUME_ID_XATTR = "trusted.glusterfs.volume-id"
 GFID_XATTR = "trusted.gfid"
+# On each directory glusterd2 created for a brick (value: the volume id), so
+# that undoing a create after a crash knows which directories were ours.
+CREATED_XATTR = "trusted.glusterd2.created"
 # features/index initialises before posix and needs this directory to exist
 # at the first start, so it is made at create time as glusterd1 does.
 HIDDEN_DIR = ".glusterfs"
@@ -93,8 +96,11 @@ def prepare_brick(spec: str, path: Path, volume_id: str) -> PreparedBrick:
         if top != path:
             path.mkdir(mode=0o755, parents=True)
             created_from = path
+            mark = uuid.UUID(volume_id).bytes
+            os.setxattr(path, CREATED_XATTR, mark)
             while created_from.parent != top:
                 created_from = created_from.parent
+                os.setxattr(created_from, CREATED_XATTR, mark)
     except OSError as exc:
         raise BrickError(f"brick {spec}: cannot create {path}: {exc.strerror}", {"bricks": spec}) from None
     try:
@@ -136,10 +142,16 @@ def release_brick(path: Path, volume_id: str) -> bool:
         raise BrickError(f"brick {path}: cannot remove {VOLUME_ID_XATTR}: {exc.strerror}") from None
 
 
+class BrickGone(BrickError):
+    """The brick directory does not exist (any more)."""
+
+
 def mark_brick(path: Path, volume_id: str) -> None:
     """Set the mark again (undo of release_brick)."""
     try:
         os.setxattr(path, VOLUME_ID_XATTR, uuid.UUID(volume_id).bytes)
+    except FileNotFoundError:
+        raise BrickGone(f"brick {path} does not exist") from None
     except OSError as exc:
         raise BrickError(f"brick {path}: cannot set {VOLUME_ID_XATTR}: {exc.strerror}") from None
 
@@ -161,6 +173,28 @@ def unprepare_brick(prepared: PreparedBrick) -> None:
         except OSError:
             return  # not empty (someone wrote there) or gone: leave it
         if probe == prepared.created_from:
+            return
+        probe = probe.parent
+
+
+def unprepare_after_crash(path: Path, volume_id: str) -> None:
+    """Undo prepare_brick without its record (the process that prepared died).
+
+    Removes our volume-id mark, an empty ``.glusterfs``, and then every empty
+    directory up the path that carries our creation mark; touches nothing
+    that another volume claimed or anyone wrote into.  Idempotent.
+    """
+    mark = uuid.UUID(volume_id).bytes
+    if _getxattr(path, VOLUME_ID_XATTR) not in (None, mark):
+        return  # another volume's brick: not ours to touch
+    with contextlib.suppress(OSError):
+        (path / HIDDEN_DIR).rmdir()
+    release_brick(path, volume_id)
+    probe = path
+    while _getxattr(probe, CREATED_XATTR) == mark and _getxattr(probe, VOLUME_ID_XATTR) is None:
+        try:
+            probe.rmdir()
+        except OSError:
             return
         probe = probe.parent
 

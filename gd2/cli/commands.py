@@ -29,6 +29,8 @@ COMMANDS = (
     ("volume reset NAME KEY|all", "return options to their defaults"),
     ("volume info [NAME|all]", "show one or all volumes"),
     ("volume list", "list the names of all volumes"),
+    ("peer add HOST[:PORT]", "add an empty node to the pool (PORT: its join port, default 24010)"),
+    ("peer remove ID|NAME|HOST [force]", "remove a node (force: even while it is offline)"),
     ("peer list", "list the peers of the pool (also: pool list)"),
     ("debug store [PREFIX]", "show the decoded store entries under PREFIX"),
     ("version", "show the versions of gd2ctl and glusterd2"),
@@ -66,6 +68,19 @@ def plan(words: list[str]) -> Call:
     if noun in ("peer", "pool"):
         if rest == ["list"]:
             return Call("GET", routes.PEERS, lambda data: render.peer_table(data.get("peers") or []))
+        if rest[:1] == ["add"] and len(rest) == 2:
+            host, _, port = rest[1].rpartition(":") if rest[1].count(":") == 1 else (rest[1], "", "")
+            if port and not port.isdigit():
+                raise UsageError(f"peer add: {rest[1]!r} is not HOST or HOST:PORT")
+            body: dict[str, object] = {"host": host or rest[1], **({"port": int(port)} if port else {})}
+            return Call("POST", routes.PEERS, lambda data: f"peer add: success: {data.get('name')} "
+                        f"({data.get('id')}) joined the pool\n", body=body)
+        if rest[:1] == ["remove"] and len(rest) in (2, 3):
+            if len(rest) == 3 and rest[2] != "force":
+                raise UsageError(f"peer remove: unexpected {rest[2]!r} (only 'force' may follow)")
+            force = "?force=true" if len(rest) == 3 else ""
+            return Call("DELETE", f"{routes.PEERS}/{quote(rest[1])}{force}",
+                        lambda data: "peer remove: success\n")
         raise _unknown(noun, rest)
     if noun == "debug":
         if rest[:1] == ["store"] and len(rest) <= 2:

@@ -21,14 +21,17 @@ class LeaseExpired(Exception):
 
 
 class PeerService:
-    def __init__(self, store: Store, node: LocalNode) -> None:
+    def __init__(self, store: Store, node: LocalNode, *, peer_port: int | None = None, etcd_role: str = "") -> None:
         self._store = store
         self._node = node
+        self._peer_port = peer_port
+        self._etcd_role = etcd_role
 
     async def register_self(self) -> None:
         """Record this node in the pool (idempotent: addresses are refreshed)."""
         node = self._node
-        record = Peer(id=node.peer_id, name=node.name, addresses=list(node.addresses), cluster_id=node.cluster_id)
+        record = Peer(id=node.peer_id, name=node.name, addresses=list(node.addresses), cluster_id=node.cluster_id,
+                      peer_port=self._peer_port, etcd=self._etcd_role)
         await self._store.put(keys.peer(node.peer_id), keys.KIND_PEER, record.model_dump(exclude={"online"}))
 
     async def list(self) -> list[Peer]:

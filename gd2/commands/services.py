@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gd2.commands.peers import PeerService
+from gd2.commands.pool import PoolService
 from gd2.commands.volfiles import VolfileService
 from gd2.commands.volume_options import OptionService, OptionValidator, VolfileNotifier
 from gd2.commands.volume_start import VolumeRuntime
@@ -14,6 +15,7 @@ from gd2.daemons.layout import NodePaths
 from gd2.daemons.supervisor import Supervisor
 from gd2.model.node import LocalNode
 from gd2.store import Store
+from gd2.txn import Coordinator, StepRegistry
 
 
 @dataclass(frozen=True)
@@ -25,17 +27,20 @@ class Services:
     runtime: VolumeRuntime
     options: OptionService
     volfiles: VolfileService
+    pool: PoolService
 
 
-def build_services(store: Store, node: LocalNode, *, undo_timeout: float, paths: NodePaths,
-                   volfiles: VolfileService, backend: DaemonBackend, registry: BrickRegistry,
-                   notifier: VolfileNotifier, validator: OptionValidator, supervisor: Supervisor) -> Services:
-    """Wire the services together (called by the composition root)."""
-    peers = PeerService(store, node)
-    volumes = VolumeService(store, node, peers, undo_timeout=undo_timeout)
+def build_services(store: Store, node: LocalNode, *, paths: NodePaths, volfiles: VolfileService,
+                   backend: DaemonBackend, registry: BrickRegistry, notifier: VolfileNotifier,
+                   validator: OptionValidator, supervisor: Supervisor, coordinator: Coordinator,
+                   steps: StepRegistry, peers: PeerService, pool: PoolService) -> Services:
+    """Wire the services together (called by the composition root); their transaction steps go into ``steps``."""
+    volumes = VolumeService(store, node, peers, coordinator)
+    runtime = VolumeRuntime(volumes, node, paths, backend, registry, supervisor, coordinator)
+    for step in (*volumes.steps(), *runtime.steps()):
+        steps.add(step)
     return Services(
-        node=node, store=store, peers=peers, volumes=volumes,
-        runtime=VolumeRuntime(volumes, node, paths, backend, registry, supervisor),
+        node=node, store=store, peers=peers, volumes=volumes, runtime=runtime,
         options=OptionService(volumes, validator, notifier),
-        volfiles=volfiles,
+        volfiles=volfiles, pool=pool,
     )

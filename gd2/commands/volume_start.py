@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import structlog
 import trio
@@ -23,13 +24,14 @@ from gd2 import brickfs
 from gd2.api.models import Brick, Volume, VolumeState
 from gd2.api.runtime import BrickStatus, DaemonStatus, VolumeStartResult, VolumeStatus
 from gd2.commands import brick_state, keys
-from gd2.commands.volumes import VolumeService
+from gd2.commands.volumes import VolumeService, owners
 from gd2.daemons.base import BrickRegistry, DaemonBackend, DaemonSpec
 from gd2.daemons.layout import NodePaths, brick_spec, shd_spec
 from gd2.daemons.ports import allocate_port
 from gd2.daemons.supervisor import Supervisor
 from gd2.errors import BrickError, Conflict, GD2Error
 from gd2.model.node import LocalNode
+from gd2.txn import Coordinator, StepContext, StepFunctions, TxnStep
 from gd2.volgen import needs_shd
 
 log = structlog.get_logger(__name__)
@@ -39,8 +41,9 @@ class VolumeRuntime:
     """Starts, stops and reports the daemons of volumes on this node."""
 
     def __init__(self, volumes: VolumeService, node: LocalNode, paths: NodePaths, backend: DaemonBackend,
-                 registry: BrickRegistry, supervisor: Supervisor) -> None:
+                 registry: BrickRegistry, supervisor: Supervisor, coordinator: Coordinator) -> None:
         self._volumes = volumes
+        self._coordinator = coordinator
         self._node = node
         self._paths = paths
         self._backend = backend
@@ -107,20 +110,66 @@ class VolumeRuntime:
 
     async def start(self, name: str, *, force: bool = False) -> VolumeStartResult:
         volume = await self._volumes.get(name)
-        if volume.state is VolumeState.STARTED and not force:
+        was_started = volume.state is VolumeState.STARTED
+        if was_started and not force:
             raise Conflict(f"volume {name} already started", {"name": name})
-        async with self._lock:
-            errors = await self._bring_up(volume, force=force)
-            local = self._local(volume)
-            if local and len(errors) == len(local):
-                raise BrickError(f"volume {name}: no brick could start: " + "; ".join(
-                    f"{b.name}: {errors[b.id]}" for b in local), {"name": name})
-            volume = await self._set_state(name, VolumeState.STARTED)
-        log.info("volume started", volume=name, bricks=len(local), failed=len(errors))
+        args = {"volume": volume.model_dump(mode="json"), "force": force, "was_started": was_started}
+        results = await self._coordinator.run("vol-start", [
+            TxnStep("vol-start.StartBricks", owners(volume), args),
+            TxnStep("vol-start.MarkStarted", (), args),
+        ], locks=[f"volume/{name}"])
+        errors: dict[str, str] = {}
+        for node_errors in results[0].values():
+            errors.update(node_errors or {})
+        volume = await self._volumes.get(name)
+        log.info("volume started", volume=name, bricks=len(volume.bricks), failed=len(errors))
         status = await self.status(name)
         bricks = [b.model_copy(update={"error": errors[b.id]}) if b.id in errors and not b.online else b
                   for b in status.bricks]
         return VolumeStartResult(volume=volume.public(), status=status.model_copy(update={"bricks": bricks}))
+
+    # ---- the steps (registered by the composition root) -----------------------------------------
+
+    def steps(self) -> tuple[StepFunctions, ...]:
+        return (
+            StepFunctions("vol-start.StartBricks", self._start_bricks, self._unstart_bricks),
+            StepFunctions("vol-start.MarkStarted", self._mark_started, self._unmark_started),
+            StepFunctions("vol-stop.StopBricks", self._stop_bricks),
+            StepFunctions("vol-stop.MarkStopped", self._mark_stopped),
+        )
+
+    async def _start_bricks(self, ctx: StepContext, args: Any) -> dict[str, str]:
+        """Start this node's bricks; one that cannot start is reported, none at all fails the step."""
+        volume = Volume.model_validate(args["volume"])
+        async with self._lock:
+            errors = await self._bring_up(volume, force=bool(args["force"]))
+        local = self._local(volume)
+        if local and len(errors) == len(local):
+            raise BrickError(f"volume {volume.name}: no brick could start: " + "; ".join(
+                f"{b.name}: {errors[b.id]}" for b in local), {"name": volume.name})
+        return errors
+
+    async def _unstart_bricks(self, ctx: StepContext, args: Any) -> None:
+        if args.get("was_started"):
+            return  # `start force` of a started volume: its bricks were running before
+        volume = Volume.model_validate(args["volume"])
+        async with self._lock:
+            await self._supervisor.release(self._specs(volume))
+
+    async def _mark_started(self, ctx: StepContext, args: Any) -> None:
+        await self._set_state(str(args["volume"]["name"]), VolumeState.STARTED)
+
+    async def _unmark_started(self, ctx: StepContext, args: Any) -> None:
+        if not args.get("was_started"):
+            await self._set_state(str(args["volume"]["name"]), VolumeState.STOPPED)
+
+    async def _stop_bricks(self, ctx: StepContext, args: Any) -> None:
+        volume = Volume.model_validate(args["volume"])
+        async with self._lock:
+            await self._supervisor.release(self._specs(volume))
+
+    async def _mark_stopped(self, ctx: StepContext, args: Any) -> None:
+        await self._set_state(str(args["volume"]["name"]), VolumeState.STOPPED)
 
     async def resume(self) -> bool:
         """After glusterd2 starts: adopt (or restart) the daemons of every started volume.
@@ -152,11 +201,13 @@ class VolumeRuntime:
         volume = await self._volumes.get(name)
         if volume.state is not VolumeState.STARTED and not force:
             raise Conflict(f"volume {name} is not started", {"name": name})
-        async with self._lock:
-            await self._supervisor.release(self._specs(volume))
-            volume = await self._set_state(name, VolumeState.STOPPED)
+        args = {"volume": volume.model_dump(mode="json")}
+        await self._coordinator.run("vol-stop", [
+            TxnStep("vol-stop.StopBricks", owners(volume), args),
+            TxnStep("vol-stop.MarkStopped", (), args),
+        ], locks=[f"volume/{name}"])
         log.info("volume stopped", volume=name)
-        return volume
+        return await self._volumes.get(name)
 
     async def status(self, name: str) -> VolumeStatus:
         volume = await self._volumes.get(name)

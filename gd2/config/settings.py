@@ -31,14 +31,19 @@ class Config:
     logdir: Path = Path("/var/log/glusterd2")
     address: str = "127.0.0.1"
     sunrpc_port: int = 24007
-    peer_port: int = 24008
+    peer_port: int = 24008  # peer RPC between pool members (mutual TLS)
     rest_port: int = 24009
+    join_port: int = 24010  # where a node not yet in a pool is reached by `peer add` (server TLS only)
     etcd_client_port: int = 2379
     etcd_peer_port: int = 2380
     # Empty: run etcd as a supervised child.  Otherwise: client URLs of an
     # etcd cluster managed by someone else.
     etcd_endpoints: tuple[str, ...] = ()
     etcd_binary: str = "etcd"
+    # How many pool members run an etcd member (1, 3 or 5); the others are its clients.
+    etcd_members: int = 3
+    # A member node down this long is replaced by another node, so quorum survives.
+    etcd_member_grace: float = 60.0
     # Where the GlusterFS xlators are; empty: ask `glusterfsd --print-xlatordir`.
     xlator_dir: str = ""
     log_level: str = "info"
@@ -80,10 +85,10 @@ class Config:
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 _LOG_FORMATS = ("console", "json", "logfmt")
-_PORT_KEYS = ("sunrpc_port", "peer_port", "rest_port", "etcd_client_port", "etcd_peer_port")
+_PORT_KEYS = ("sunrpc_port", "peer_port", "rest_port", "join_port", "etcd_client_port", "etcd_peer_port")
 _PATH_KEYS = ("localstatedir", "rundir", "logdir")
 _FLOAT_KEYS = ("etcd_start_timeout", "store_timeout", "request_timeout", "shutdown_timeout",
-               "brick_start_timeout")
+               "brick_start_timeout", "etcd_member_grace")
 _STR_KEYS = ("address", "etcd_binary", "log_level", "log_format", "xlator_dir", "daemon_backend", "log_target")
 _LOG_TARGETS = ("auto", "stderr", "journal")
 _BACKENDS = ("auto", "systemd", "process")
@@ -125,6 +130,12 @@ def _convert(key: str, value: Any, where: str) -> Any:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
             raise ConfigError(f"{where}'{name}' must be a port number 0-65535, got {value!r}")
+        return value
+    if key == "etcd_members":
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if value not in (1, 3, 5) or isinstance(value, bool):
+            raise ConfigError(f"{where}'{name}' must be 1, 3 or 5, got {value!r}")
         return value
     if key in _FLOAT_KEYS:
         try:

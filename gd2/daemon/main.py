@@ -22,6 +22,8 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -33,13 +35,13 @@ from gd2.api.token import derive_token
 from gd2.config import Config, load_config
 from gd2.daemon.logsetup import configure_logging
 from gd2.daemon.notify import notify, status, watchdog_loop
-from gd2.daemon.state import load_or_create_node, load_or_create_secret
+from gd2.daemon.state import load_or_create_node, load_or_create_secret, load_pool, save_pool
 from gd2.errors import ConfigError, GD2Error, Unavailable
-from gd2.store.embedded import EmbeddedEtcd, EtcdMember, etcd_binary_available
+from gd2.store.embedded import EmbeddedEtcd, EtcdMember, etcd_binary_available, reset_datadir
 
 log = structlog.get_logger("gd2.daemon")
 
-_HEAVY_MODULES = ("gd2.daemon.wiring", "gd2.rest.app", "gd2.rest.server", "gd2.sunrpc.server")
+_HEAVY_MODULES = ("gd2.daemon.wiring", "gd2.daemon.tls", "gd2.rest.app", "gd2.rest.server", "gd2.sunrpc.server")
 
 
 def _make_dirs(config: Config) -> None:
@@ -68,44 +70,72 @@ def _import_heavy() -> dict[str, Any]:
     return {name: importlib.import_module(name) for name in _HEAVY_MODULES}
 
 
-async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event) -> None:
+async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, restart: trio.Event) -> None:
     _make_dirs(config)
     _refuse_if_socket_in_use(config.socket_path)
     node = load_or_create_node(config.localstatedir, config.address)
+    pool = load_pool(config.localstatedir)
     secret = load_or_create_secret(config.auth_file)
     log.info("starting glusterd2", version=gd2.__version__, peer_id=node.peer_id,
-             cluster_id=node.cluster_id, address=config.address)
+             cluster_id=node.cluster_id, address=config.address, etcd=pool.etcd_role)
 
     modules: dict[str, Any] = {}
 
     async def import_heavy() -> None:
         modules.update(await trio.to_thread.run_sync(_import_heavy))
 
+    etcd: EmbeddedEtcd | None = None
     async with trio.open_nursery() as boot:
         boot.start_soon(import_heavy)
-        if config.embedded_etcd:
+        if config.embedded_etcd and pool.etcd_role == "member":
             if not etcd_binary_available(config.etcd_binary):
                 raise ConfigError(f"etcd binary {config.etcd_binary!r} not found "
                                   "(install etcd-server, or set etcd-endpoints)")
+            own_url = f"http://{config.address}:{config.etcd_peer_port}"
             etcd = EmbeddedEtcd(EtcdMember(
                 name=node.peer_id, address=config.address, client_port=config.etcd_client_port,
                 peer_port=config.etcd_peer_port, datadir=config.etcd_datadir,
                 logfile=config.logdir / "etcd.log", pidfile=config.rundir / "etcd.pid",
-                cluster_token=node.cluster_id,
-                binary=config.etcd_binary,
+                cluster_token=node.cluster_id, binary=config.etcd_binary,
+                initial_cluster=pool.initial_cluster or {node.peer_id: own_url},
+                initial_state="existing" if pool.initial_state == "existing" else "new",
             ), start_timeout=config.etcd_start_timeout, stop_grace=config.shutdown_timeout)
-            await nursery.start(etcd.run)
-    endpoints = config.etcd_endpoints or (etcd.member.client_url,)
+            if pool.reset_etcd:
+                reset_datadir(etcd.member)  # a new membership starts from an empty data dir
+            # A member of a bigger cluster has no quorum until enough members run
+            # (a whole-pool restart brings them up in any order): wait for that below.
+            alone = len(pool.initial_cluster) <= 1
+            await nursery.start(partial(etcd.run, need_quorum=alone))
+            if pool.reset_etcd:
+                save_pool(config.localstatedir, replace(pool, reset_etcd=False))
+    own = (etcd.member.client_url,) if etcd is not None else ()
+    endpoints = config.etcd_endpoints or tuple(dict.fromkeys((*own, *pool.endpoints)))
+    if not endpoints:
+        raise ConfigError("this node uses the pool's etcd but knows no endpoint; see "
+                          f"{config.localstatedir / 'pool.json'}")
 
+    tls_state = modules["gd2.daemon.tls"]
+    tls, ca = await trio.to_thread.run_sync(tls_state.load_or_create_tls, config.localstatedir, node)
     wiring = modules["gd2.daemon.wiring"]
-    wired = wiring.wire(config, node, endpoints, await wiring.pick_backend(config))
+
+    def restart_soon() -> None:
+        restart.set()
+
+    wired = wiring.wire(config, node, endpoints, await wiring.pick_backend(config), pool=pool, tls=tls,
+                        restart=restart_soon)
+    quorum_wait = config.store_timeout if len(pool.initial_cluster) <= 1 else config.etcd_start_timeout * 4
     try:
-        with trio.fail_after(config.store_timeout):
+        with trio.fail_after(quorum_wait):
+            if etcd is not None and len(pool.initial_cluster) > 1:
+                status("waiting for etcd quorum")
+                await etcd.wait_quorum()
             await wired.store.ping()
     except trio.TooSlowError:
         raise Unavailable(f"etcd at {', '.join(endpoints)} did not answer within "
-                          f"{config.store_timeout:g}s") from None
+                          f"{quorum_wait:g}s") from None
     services, supervisor = wired.services, wired.supervisor
+    if ca is not None:
+        await services.pool.publish_ca(ca)  # the pool is born here: its CA goes where members find it
     # Not on the way to READY: only `volume set` needs the tables, and it waits for them.
     nursery.start_soon(wiring.read_xlator_tables, config, wired.validator)
     # Bricks left running by a previous glusterd2 reconnect and sign in again
@@ -119,6 +149,17 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event) ->
     await nursery.start(supervisor.run)
     await services.peers.register_self()
     await nursery.start(services.peers.keep_alive, 10)
+    await nursery.start(wired.brick_state.run, 10)  # this node's brick sign-ins, for the other nodes
+    try:
+        await nursery.start(wired.peer_server.serve)
+    except GD2Error:
+        raise
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {config.address}:{config.peer_port}/{config.join_port}: "
+                          f"{exc}") from None
+    # Transactions this node started and did not finish (it died): roll them back before serving.
+    await wiring.recover_transactions(wired, own=True)
+    nursery.start_soon(wiring.keep_pool, wired, 10.0)
 
     rest_app = modules["gd2.rest.app"]
     serve_api = modules["gd2.rest.server"].serve_api
@@ -140,11 +181,19 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event) ->
         nursery.start_soon(services.runtime.keep_resuming, 2.0)
     await nursery.start(watchdog_loop)
     notify("READY=1")
-    status(f"serving; etcd {','.join(endpoints)}; daemons as {wired.backend} units"
-           if wired.backend == "systemd" else f"serving; etcd {','.join(endpoints)}; daemons as processes")
+    status(f"serving; etcd {','.join(endpoints)} ({pool.etcd_role}); daemons as {wired.backend}")
     log.info("glusterd2 ready", socket=str(config.socket_path),
              rest=f"{config.address}:{config.rest_port}" if config.rest_port else "off",
              etcd=",".join(endpoints), daemons=wired.backend)
+
+
+async def _restart_when(restart: trio.Event, cancel_scope: trio.CancelScope) -> None:
+    """A join, leave or promotion changed what this node is: start over once the reply is out."""
+    await restart.wait()
+    await trio.sleep(0.3)
+    log.info("restarting with the new pool settings")
+    notify("RELOADING=1")
+    cancel_scope.cancel()
 
 
 async def _wait_for_signal(signals: Any, cancel_scope: trio.CancelScope, shutdown: trio.Event) -> None:
@@ -173,12 +222,17 @@ async def daemon_main(config: Config) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(_wait_for_signal, signals, nursery.cancel_scope, shutdown)
-                await _serve(config, nursery, shutdown)
-        except* GD2Error as group:
-            failures.extend(_leaves(group))
+        while not shutdown.is_set():
+            restart = trio.Event()
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(_wait_for_signal, signals, nursery.cancel_scope, shutdown)
+                    nursery.start_soon(_restart_when, restart, nursery.cancel_scope)
+                    await _serve(config, nursery, shutdown, restart)
+            except* GD2Error as group:
+                failures.extend(_leaves(group))
+            if failures or not restart.is_set():
+                break
     for exc in failures:
         log.error("glusterd2 cannot start", error=str(exc))
         print(f"glusterd2: {exc}", file=sys.stderr)

@@ -1,12 +1,15 @@
-"""State kept on this node's disk: its identity and the REST auth secret."""
+"""State kept on this node's disk: its identity, its pool settings, its TLS material and the REST secret."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import shutil
 import socket
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gd2.errors import ConfigError
@@ -54,3 +57,58 @@ def load_or_create_secret(path: Path) -> bytes:
     if len(secret) < 32:
         raise ConfigError(f"{path} holds a secret shorter than 32 bytes; remove it to generate a new one")
     return secret
+
+
+POOL_FILE = "pool.json"
+TLS_DIR = "tls"
+
+
+@dataclass(frozen=True)
+class PoolState:
+    """How this node takes part in its pool's etcd (``localstatedir/pool.json``).
+
+    A node is born a pool of one: an etcd member of a new cluster.  Joining
+    (or being promoted) makes it a member of an existing cluster
+    (``initial_state`` "existing", with ``reset_etcd`` until its fresh etcd
+    has started once) or a client of the members' ``endpoints``.
+    """
+
+    etcd_role: str = "member"
+    initial_cluster: dict[str, str] = field(default_factory=dict)
+    initial_state: str = "new"
+    endpoints: tuple[str, ...] = ()
+    reset_etcd: bool = False
+
+
+def load_pool(localstatedir: Path) -> PoolState:
+    path = localstatedir / POOL_FILE
+    try:
+        raw = json.loads(path.read_text())
+        return PoolState(etcd_role=str(raw["etcd_role"]), initial_cluster=dict(raw["initial_cluster"]),
+                         initial_state=str(raw["initial_state"]), endpoints=tuple(raw["endpoints"]),
+                         reset_etcd=bool(raw.get("reset_etcd", False)))
+    except FileNotFoundError:
+        return PoolState()
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        raise ConfigError(f"{path} is damaged ({exc}); restore it or move it away") from None
+
+
+def save_pool(localstatedir: Path, pool: PoolState) -> None:
+    data = {"etcd_role": pool.etcd_role, "initial_cluster": pool.initial_cluster,
+            "initial_state": pool.initial_state, "endpoints": list(pool.endpoints), "reset_etcd": pool.reset_etcd}
+    _write_atomically(localstatedir / POOL_FILE, json.dumps(data, indent=1).encode(), 0o644)
+
+
+def set_cluster_id(localstatedir: Path, node: LocalNode, cluster_id: str) -> None:
+    """Record the pool this node now belongs to (joined, or left and born again)."""
+    data = json.dumps({"peer_id": node.peer_id, "cluster_id": cluster_id}, indent=1).encode()
+    _write_atomically(localstatedir / NODE_FILE, data, 0o644)
+
+
+def forget_pool(localstatedir: Path, node: LocalNode) -> None:
+    """After being removed from a pool: start over as a pool of one (new cluster id, CA, etcd)."""
+    shutil.rmtree(localstatedir / TLS_DIR, ignore_errors=True)
+    with contextlib.suppress(FileNotFoundError):
+        (localstatedir / POOL_FILE).unlink()
+    save_pool(localstatedir, PoolState(reset_etcd=True))
+    set_cluster_id(localstatedir, node, str(uuid.uuid4()))

@@ -8,16 +8,23 @@ registers itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
 import trio
 
+from gd2.commands.brick_state import BrickPublisher
+from gd2.commands.peers import PeerService
+from gd2.commands.pool import PROMOTE_STEP, NodePorts, PoolService
+from gd2.commands.remote_steps import PeerStepExecutor
 from gd2.commands.services import Services, build_services
 from gd2.commands.volfiles import VolfileService
 from gd2.commands.volume_options import OptionValidator
 from gd2.config import Config
+from gd2.daemon.membership import Membership
+from gd2.daemon.state import PoolState
 from gd2.daemons.base import DaemonBackend, DaemonSpec
 from gd2.daemons.layout import NodePaths
 from gd2.daemons.planner import Policy
@@ -26,10 +33,13 @@ from gd2.daemons.supervisor import Supervisor
 from gd2.daemons.systemd import SystemdBackend
 from gd2.errors import GD2Error
 from gd2.model.node import LocalNode
+from gd2.peer import PeerServer, TLSMaterial
 from gd2.store.etcd import EtcdStore
 from gd2.sunrpc.portmap import PortmapRegistry
 from gd2.sunrpc.server import SunrpcServer
 from gd2.systemd import SystemdBus, choose_backend, system_bus_address
+from gd2.txn import Coordinator, LocalExecutor, RoutingExecutor, StepRegistry, recover
+from gd2.txn.faults import ENV as FAULT_ENV
 from gd2.xlators import load_table, xlator_dir
 
 log = structlog.get_logger(__name__)
@@ -45,6 +55,11 @@ class Wired:
     services: Services
     backend: str  # "process" or "systemd"
     systemd_bus: SystemdBus | None  # to be kept connected (SystemdBus.run) when backend is systemd
+    coordinator: Coordinator
+    executor: RoutingExecutor
+    remote_steps: PeerStepExecutor
+    peer_server: PeerServer
+    brick_state: BrickPublisher  # publishes this node's brick sign-ins (run it in the nursery)
 
 
 async def pick_backend(config: Config) -> str:
@@ -52,14 +67,16 @@ async def pick_backend(config: Config) -> str:
     return await choose_backend(config.daemon_backend, system_bus_address())
 
 
-def wire(config: Config, node: LocalNode, endpoints: Sequence[str], backend_kind: str = "process") -> Wired:
+def wire(config: Config, node: LocalNode, endpoints: Sequence[str], backend_kind: str, *, pool: PoolState,
+         tls: TLSMaterial, restart: Callable[[], None]) -> Wired:
     """Build every long-lived object of the daemon (nothing runs yet)."""
     store = EtcdStore(endpoints, f"gd2/{node.cluster_id}", rpc_timeout=config.store_timeout)
     paths = NodePaths(rundir=config.rundir, logdir=config.logdir, address=config.address,
                       sunrpc_port=config.sunrpc_port, peer_id=node.peer_id)
     registry = PortmapRegistry()
     volfiles = VolfileService(store, node, config.localstatedir)
-    sunrpc = SunrpcServer(volfiles, registry)
+    brick_state = BrickPublisher(store, node, registry)  # for PORTBYBRICK of other nodes' bricks, too
+    sunrpc = SunrpcServer(volfiles, registry, brick_ports=brick_state)
     bus: SystemdBus | None = None
     backend: DaemonBackend
     if backend_kind == "systemd":
@@ -77,10 +94,31 @@ def wire(config: Config, node: LocalNode, endpoints: Sequence[str], backend_kind
     supervisor = Supervisor(backend, Policy(), ready=signed_in, ready_timeout=config.brick_start_timeout,
                             stop_grace=config.shutdown_timeout)
     validator = OptionValidator(pending=True)
-    services = build_services(store, node, undo_timeout=config.shutdown_timeout, paths=paths, volfiles=volfiles,
-                              backend=backend, registry=registry, notifier=sunrpc, validator=validator,
-                              supervisor=supervisor)
-    return Wired(store, registry, sunrpc, supervisor, validator, services, backend_kind, bus)
+
+    # Transactions: every node registers the same steps; other nodes' steps go over the peer protocol.
+    steps = StepRegistry()
+    local = LocalExecutor(steps, node.peer_id)
+    remote = PeerStepExecutor(store, lambda: tls)
+    executor = RoutingExecutor(local, remote)
+    coordinator = Coordinator(store, executor, node.peer_id, node.name, undo_timeout=config.shutdown_timeout,
+                              fault_point=os.environ.get(FAULT_ENV) or None)
+    peers = PeerService(store, node, peer_port=config.peer_port, etcd_role=pool.etcd_role)
+    ports = NodePorts(peer_port=config.peer_port, join_port=config.join_port,
+                      etcd_peer_url=f"http://{config.address}:{config.etcd_peer_port}",
+                      etcd_client_url=f"http://{config.address}:{config.etcd_client_port}")
+    pool_service = PoolService(store, store if config.embedded_etcd else None, node, peers, lambda: tls,
+                               etcd_members=config.etcd_members, join_port=config.join_port,
+                               join_timeout=config.etcd_start_timeout * 4)
+    services = build_services(store, node, paths=paths, volfiles=volfiles, backend=backend, registry=registry,
+                              notifier=sunrpc, validator=validator, supervisor=supervisor,
+                              coordinator=coordinator, steps=steps, peers=peers, pool=pool_service)
+    membership = Membership(node=node, store=store, executor=local, ports=ports,
+                            localstatedir=config.localstatedir, restart=restart)
+    steps.register(PROMOTE_STEP, membership.become_etcd_member)
+    peer_server = PeerServer(membership, tls, address=config.address, peer_port=config.peer_port,
+                             join_port=config.join_port, stop_grace=1.0)
+    return Wired(store, registry, sunrpc, supervisor, validator, services, backend_kind, bus, coordinator,
+                 executor, remote, peer_server, brick_state)
 
 
 async def read_xlator_tables(config: Config, validator: OptionValidator) -> None:
@@ -94,3 +132,28 @@ async def read_xlator_tables(config: Config, validator: OptionValidator) -> None
         validator.provide(None)
         return
     validator.provide(table)
+
+
+async def recover_transactions(wired: Wired, *, own: bool) -> None:
+    """Roll back transactions whose initiator died (``own``: this node, at start)."""
+    store, node = wired.store, wired.services.node
+
+    async def is_alive(peer_id: str) -> bool:
+        return await store.get(f"alive/{peer_id}") is not None
+
+    try:
+        undone = await recover(store, wired.executor, node.peer_id, is_alive, own=own,
+                               undo_timeout=wired.coordinator.undo_timeout)
+    except GD2Error as exc:
+        log.warning("cannot recover transactions now", error=exc.message)
+        return
+    if undone:
+        log.warning("rolled back unfinished transactions", txnids=undone)
+
+
+async def keep_pool(wired: Wired, interval: float) -> None:
+    """Every ``interval``: roll back transactions of dead initiators; keep etcd at its wanted size."""
+    while True:
+        await trio.sleep(interval)
+        await recover_transactions(wired, own=False)
+        await wired.services.pool.keep_etcd_members()

@@ -43,7 +43,7 @@ async def _service(table: XlatorTable) -> tuple[OptionService, FakeStore, Notifi
     volume = plan_volume(req, peers, [], lambda: next(ids), "now")
     volume = volume.model_copy(update={"options": create_defaults(volume.type)})
     await store.put(keys.volume("v"), keys.KIND_VOLUME, volume.model_dump(mode="json"))
-    volumes = VolumeService(store, node, None, undo_timeout=5)  # type: ignore[arg-type]
+    volumes = VolumeService(store, node, None, None)  # type: ignore[arg-type]
     notifier = Notifier()
     return OptionService(volumes, OptionValidator(table), notifier), store, notifier
 
