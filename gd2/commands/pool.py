@@ -51,6 +51,7 @@ from gd2.peer import (
 )
 from gd2.peer.pki import CertifiedKey, sign_csr
 from gd2.store import Store
+from gd2.store.membership import MembershipRefused
 from gd2.txn.locks import LockHolder, acquire, keep_lease, release_quietly
 
 log = structlog.get_logger(__name__)
@@ -179,12 +180,17 @@ class PoolService:
         try:
             await acquire(self._store, [POOL_LOCK], LockHolder(txnid, self._node.peer_id, self._node.name),
                           lease, wait=self._lock_wait)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(keep_lease, self._store, lease, self._lock_ttl)
-                try:
-                    yield
-                finally:
-                    nursery.cancel_scope.cancel()
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(keep_lease, self._store, lease, self._lock_ttl)
+                    try:
+                        yield
+                    finally:
+                        nursery.cancel_scope.cancel()
+            except BaseExceptionGroup as group:  # the body's own error, not a group of the lease keeper's
+                if len(group.exceptions) == 1:
+                    raise group.exceptions[0] from None
+                raise
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(5):
                 await release_quietly(self._store, [POOL_LOCK], txnid, lease)
@@ -233,8 +239,7 @@ class PoolService:
             endpoints = tuple(url for m in started for url in member_client_urls(m))
             cluster = {member_name(m): member_peer_urls(m)[0] for m in started if member_peer_urls(m)}
             if role == "member":
-                assert self._etcd is not None
-                added = await self._etcd.add_member(ports.etcd_peer_url)
+                added = await self._add_etcd_member(ports.etcd_peer_url)
                 member_id = int(added.id)
                 undo.append(("remove the etcd member", lambda: self._etcd_remove(member_id)))
                 cluster[peer.id] = ports.etcd_peer_url
@@ -256,15 +261,31 @@ class PoolService:
                 exc.add_note("undo of peer add did not finish within 15s")
             raise
 
+    async def _add_etcd_member(self, peer_url: str) -> Any:
+        """etcd refuses to add a member until the newest one has been connected for 5 s: wait for that."""
+        assert self._etcd is not None
+        with trio.move_on_after(30):
+            while True:
+                try:
+                    return await self._etcd.add_member(peer_url)
+                except MembershipRefused as exc:
+                    log.info("etcd not ready for a new member yet; retrying", reason=exc.message)
+                    await trio.sleep(1)
+        return await self._etcd.add_member(peer_url)
+
     async def _etcd_remove(self, member_id: int) -> None:
         assert self._etcd is not None
         await self._etcd.remove_member(member_id)
 
     async def _wait_alive(self, peer: Peer) -> None:
         with trio.move_on_after(self._join_timeout):
-            while await self._store.get(keys.alive(peer.id)) is None:  # noqa: ASYNC110 - a store key, polled
+            while True:
+                try:
+                    if await self._store.get(keys.alive(peer.id)) is not None:
+                        return
+                except Unavailable as exc:  # etcd changing leader as the new member comes in: transient
+                    log.info("waiting for the joining node", error=exc.message)
                 await trio.sleep(0.1)
-            return
         raise Unavailable(f"{peer.name} accepted to join but did not come up within {self._join_timeout:g}s "
                           "(see its log)", {"peer": peer.id})
 
@@ -347,7 +368,7 @@ class PoolService:
             cluster = {member_name(m): member_peer_urls(m)[0] for m in members
                        if member_name(m) and member_peer_urls(m)}
             endpoints = [url for m in members for url in member_client_urls(m)]
-            added = await self._etcd.add_member(ports.etcd_peer_url)
+            added = await self._add_etcd_member(ports.etcd_peer_url)
             cluster[peer.id] = ports.etcd_peer_url
             settings = JoinSettings("member", cluster, (*endpoints, ports.etcd_client_url))
             try:

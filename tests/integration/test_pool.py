@@ -1,0 +1,91 @@
+"""A pool of real glusterd2 daemons on 127.0.x.y: joins, etcd membership, volumes across nodes.
+
+Each daemon has its own address, directories and embedded etcd (same
+ports, different addresses).  Brick directories live on one tmpfs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gd2.testing import DaemonProcess
+
+
+def _peers(gd2: DaemonProcess) -> list[dict[str, Any]]:
+    peers: list[dict[str, Any]] = json.loads(gd2.ctl("--json", "peer", "list", check=True).stdout)["peers"]
+    return peers
+
+
+def _etcd_members(gd2: DaemonProcess) -> list[dict[str, Any]]:
+    result = subprocess.run(["etcdctl", "--endpoints", f"http://{gd2.address}:2379", "member", "list", "-w", "json"],
+                            capture_output=True, text=True, timeout=20, check=True,
+                            env={**os.environ, "ETCDCTL_API": "3"})
+    members: list[dict[str, Any]] = json.loads(result.stdout)["members"]
+    return members
+
+
+@contextmanager
+def mounted(gd2: DaemonProcess, volume: str, mountpoint: Path, log: Path) -> Iterator[Path]:
+    mountpoint.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "glusterfs", "-o", f"log-file={log}", f"{gd2.address}:/{volume}",
+                    str(mountpoint)], check=True, timeout=60)
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", str(mountpoint)], check=False, timeout=60)
+        if os.path.ismount(mountpoint):
+            subprocess.run(["umount", "-l", str(mountpoint)], check=False, timeout=60)
+
+
+@pytest.fixture
+def pool3(daemon_factory: Callable[..., DaemonProcess]) -> list[DaemonProcess]:
+    nodes = [daemon_factory(name=f"node{i}") for i in (1, 2, 3)]
+    for other in nodes[1:]:
+        result = other.ctl("peer", "list", check=True)
+        assert other.address in result.stdout
+        nodes[0].ctl("peer", "add", other.address, check=True, timeout=120)
+    return nodes
+
+
+def test_three_nodes_join_and_etcd_grows_to_three(pool3: list[DaemonProcess]) -> None:
+    for node in pool3:
+        peers = _peers(node)
+        assert sorted(p["addresses"][0] for p in peers) == sorted(n.address for n in pool3), peers
+        assert all(p["online"] for p in peers)
+    members = _etcd_members(pool3[0])
+    assert len(members) == 3, members
+    assert all(m.get("name") for m in members), "every member started"
+    ids = {p["id"] for p in _peers(pool3[0])}
+    assert {m["name"] for m in members} == ids
+
+
+def test_replica_3_across_nodes_mounted_through_two_nodes(pool3: list[DaemonProcess], brick_fs: Path,
+                                                          tmp_path: Path) -> None:
+    one, _two, three = pool3
+    bricks = [f"{node.address}:{brick_fs / f'r3-{i}'}" for i, node in enumerate(pool3)]
+    one.ctl("volume", "create", "r3", "replica", "3", *bricks, check=True)
+    info = json.loads(three.ctl("--json", "volume", "info", "r3", check=True).stdout)
+    assert len(info["bricks"]) == 3
+    three.ctl("volume", "start", "r3", check=True)
+    try:
+        status = json.loads(one.ctl("--json", "volume", "status", "r3", check=True).stdout)
+        assert len(status["bricks"]) == 3
+        payload = os.urandom(256 * 1024)
+        with mounted(one, "r3", tmp_path / "m1", tmp_path / "m1.log") as m1:
+            (m1 / "data.bin").write_bytes(payload)
+        for i in range(3):
+            assert (brick_fs / f"r3-{i}" / "data.bin").read_bytes() == payload, "replicated to every brick"
+        with mounted(three, "r3", tmp_path / "m3", tmp_path / "m3.log") as m3:
+            assert (m3 / "data.bin").read_bytes() == payload
+    finally:
+        one.ctl("volume", "stop", "r3", check=True)
+    one.ctl("volume", "delete", "r3", check=True)
+    assert _peers(three) and json.loads(three.ctl("--json", "volume", "list").stdout or "{}") is not None
