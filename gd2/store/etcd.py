@@ -2,12 +2,20 @@
 
 Every call runs in a worker thread (``trio.to_thread``) with the client's own
 gRPC deadline, so a cancelled trio task never leaves a call hanging for long;
-etcd3 and gRPC exceptions become ``gd2.errors.Unavailable`` at this edge.
+etcd3 and gRPC exceptions become ``gd2.errors`` at this edge (``Unavailable``
+when etcd cannot be reached or has no quorum).
+
+With several endpoints the client fails over: an endpoint that fails is
+skipped for ``endpoint_retry`` seconds and the call is tried on the next one
+when that is safe -- any read, and a write only when the connection could
+not be made at all (so it cannot have been applied).  A call that times out
+is not retried, which keeps every call within about one ``rpc_timeout``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -17,9 +25,16 @@ import grpc
 import structlog
 import trio
 
-from gd2.errors import InvalidRequest, Unavailable
+from gd2.errors import GD2Error, InvalidRequest, Unavailable
 from gd2.store import codec
 from gd2.store.base import Entry
+from gd2.store.membership import (
+    Member,
+    MemberExists,
+    MemberNotFound,
+    MembershipRefused,
+    check_peer_url,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -30,39 +45,187 @@ _UNREACHABLE = (
     etcd3.exceptions.ConnectionTimeoutError,
     etcd3.exceptions.NoServerAvailableError,
     etcd3.exceptions.InternalServerError,
+    etcd3.exceptions.PreconditionFailedError,
     grpc.RpcError,
 )
 
+# gRPC codes after which etcd3 marks an endpoint failed (its _FAILED_EP_CODES).
+_ENDPOINT_FAILED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.INTERNAL)
 
-def _endpoint(url: str) -> Any:
+
+def _endpoint(url: str, retry: float) -> Any:
     parts = urlsplit(url)
     if not parts.hostname or not parts.port:
         raise InvalidRequest(f"etcd endpoint {url!r} is not http://HOST:PORT")
-    return etcd3.Endpoint(parts.hostname, parts.port, secure=False)
+    return etcd3.Endpoint(parts.hostname, parts.port, secure=False, time_retry=retry)
+
+
+def _rpc_error(exc: BaseException) -> grpc.RpcError | None:
+    """The gRPC error behind ``exc``: etcd3 raises its own exceptions *from within* the handler."""
+    for candidate in (exc, exc.__context__):
+        if isinstance(candidate, grpc.RpcError):
+            return candidate
+    return None
+
+
+def _code_and_details(exc: BaseException) -> tuple[grpc.StatusCode | None, str]:
+    error = _rpc_error(exc)
+    if error is None:
+        return None, type(exc).__name__
+    code: grpc.StatusCode = error.code()
+    details: str = error.details() or ""
+    return code, details
+
+
+def _not_connected(details: str) -> bool:
+    """True when gRPC could not open a connection, so the request never left."""
+    lowered = details.lower()
+    return "failed to connect" in lowered or "connection refused" in lowered
+
+
+def _membership_error(code: grpc.StatusCode | None, details: str, what: str) -> GD2Error | None:
+    """etcd's answers to member add/remove, as gd2 errors (None: not a membership answer).
+
+    Matched on etcd's error strings (rpctypes), which are its stable API;
+    the gRPC codes differ between them and between etcd versions.
+    """
+    if code is None:
+        return None
+    if "member not found" in details:
+        return MemberNotFound(f"etcd has no such member ({what}): {details}")
+    if "member ID already exist" in details or "Peer URLs already exists" in details:
+        return MemberExists(f"etcd refused {what}: {details}")
+    if "given member URLs are invalid" in details:
+        return InvalidRequest(f"etcd refused {what}: {details}")
+    if "not enough started members" in details or "unhealthy cluster" in details:
+        return MembershipRefused(
+            f"etcd refused {what} to protect its quorum ({details}); retry once every member "
+            "has been connected for 5 s, or remove dead members first"
+        )
+    return None
+
+
+def _revive(client: Any) -> None:
+    """Clear etcd3's "failed" mark on every endpoint (Endpoint.last_failed is public)."""
+    for endpoint in client.endpoints.values():
+        endpoint.last_failed = 0
+
+
+def _member(raw: Any) -> Member:
+    return Member(int(raw.id), str(raw.name), tuple(raw.peer_urls), tuple(raw.client_urls))
+
+
+@dataclass(eq=False)
+class _Client:
+    """One etcd3 client for one endpoint list; closed once replaced and idle."""
+
+    urls: tuple[str, ...]
+    client: Any
+    calls: int = 0
+    retired: bool = False
 
 
 class EtcdStore:
-    """A :class:`gd2.store.Store` on an etcd cluster, scoped to one key prefix."""
+    """A :class:`gd2.store.Store` on an etcd cluster, scoped to one key prefix.
 
-    def __init__(self, endpoints: Sequence[str], prefix: str, rpc_timeout: float) -> None:
-        self._endpoints = list(endpoints)
+    Also the etcd cluster's membership (``members``, ``add_member``,
+    ``remove_member``, ``leader_id``) for the pool logic that grows and
+    heals it, and ``set_endpoints`` to follow the member list.
+    """
+
+    def __init__(
+        self, endpoints: Sequence[str], prefix: str, rpc_timeout: float, *, endpoint_retry: float = 1.0
+    ) -> None:
         self._prefix = prefix.rstrip("/") + "/"
-        self._client: Any = etcd3.MultiEndpointEtcd3Client(
-            endpoints=[_endpoint(u) for u in endpoints], timeout=rpc_timeout, failover=True
+        self._rpc_timeout = rpc_timeout
+        self._endpoint_retry = endpoint_retry
+        self._conn = self._connect(endpoints)
+
+    def _connect(self, urls: Sequence[str]) -> _Client:
+        if not urls:
+            raise InvalidRequest("no etcd endpoints given")
+        client = etcd3.MultiEndpointEtcd3Client(
+            endpoints=[_endpoint(u, self._endpoint_retry) for u in urls], timeout=self._rpc_timeout, failover=True
         )
+        return _Client(tuple(urls), client)
 
     @property
     def prefix(self) -> str:
         return self._prefix
 
-    async def _call(self, what: str, fn: Callable[[], T]) -> T:
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """The client URLs calls go to (in order of preference after a failure)."""
+        return self._conn.urls
+
+    @property
+    def current_endpoint(self) -> str | None:
+        """The endpoint the next call goes to first (None until one is picked)."""
+        in_use = self._conn.client.endpoint_in_use
+        if in_use is None:
+            return None
+        return next((u for u in self._conn.urls if urlsplit(u).netloc == in_use.netloc), None)
+
+    def set_endpoints(self, endpoints: Sequence[str]) -> None:
+        """Send later calls to ``endpoints`` (e.g. the client URLs of the current members).
+
+        Calls already running finish on the old connections, which are closed after them.
+        """
+        if tuple(endpoints) == self._conn.urls:
+            return
+        old, self._conn = self._conn, self._connect(endpoints)
+        log.info("etcd endpoints changed", endpoints=",".join(endpoints), was=",".join(old.urls))
+        self._retire(old)
+
+    @staticmethod
+    def _retire(conn: _Client) -> None:
+        conn.retired = True
+        if conn.calls == 0:
+            conn.client.close()
+
+    async def _call(self, what: str, fn: Callable[[Any], T], *, read: bool = False) -> T:
+        """Run ``fn(client)`` in a thread; fail over when safe; translate errors.
+
+        ``read``: ``fn`` changes nothing, so it may be sent again after any
+        connection failure; a write is sent again only if it never left.
+        """
+        conn = self._conn
+        conn.calls += 1
         try:
-            return await trio.to_thread.run_sync(fn)
-        except _UNREACHABLE as exc:
-            detail = exc.details() if isinstance(exc, grpc.RpcError) else type(exc).__name__
-            raise Unavailable(
-                f"etcd at {', '.join(self._endpoints)} did not answer ({what}): {detail}"
-            ) from None
+            attempts = len(conn.urls)
+            revived = False
+            while True:
+                try:
+                    return await trio.to_thread.run_sync(fn, conn.client)
+                except etcd3.exceptions.NoServerAvailableError:
+                    if revived:
+                        raise Unavailable(f"etcd at {', '.join(conn.urls)} did not answer ({what})") from None
+                    # Every endpoint failed less than endpoint_retry ago: try them
+                    # again rather than fail without asking anyone.
+                    _revive(conn.client)
+                    revived = True
+                except _UNREACHABLE as exc:
+                    attempts -= 1
+                    code, details = _code_and_details(exc)
+                    if isinstance(exc, grpc.RpcError) and code in _ENDPOINT_FAILED:
+                        # etcd3 marks an endpoint failed only in its wrapped methods.
+                        conn.client.endpoint_in_use.fail()
+                    refused = _membership_error(code, details, what)
+                    if refused is not None:
+                        # etcd answered ("unhealthy cluster" is UNAVAILABLE): the endpoint is fine.
+                        _revive(conn.client)
+                        raise refused from None
+                    failed_over = attempts > 0 and code == grpc.StatusCode.UNAVAILABLE and (
+                        read or _not_connected(details)
+                    ) and any(not ep.is_failed() for ep in conn.client.endpoints.values())
+                    if failed_over:
+                        log.info("etcd endpoint failed; trying the next", what=what, error=details)
+                        continue
+                    raise Unavailable(f"etcd at {', '.join(conn.urls)} did not answer ({what}): {details}") from None
+        finally:
+            conn.calls -= 1
+            if conn.retired and conn.calls == 0:
+                conn.client.close()
 
     def _entry(self, key: bytes, raw: bytes, meta: Any) -> Entry:
         relative = key.decode()[len(self._prefix):]
@@ -71,37 +234,37 @@ class EtcdStore:
 
     async def ping(self) -> None:
         """Raise Unavailable unless the cluster answers a status request."""
-        await self._call("status", self._client.status)
+        await self._call("status", lambda c: c.status(), read=True)
 
     async def get(self, key: str) -> Entry | None:
         full = self._prefix + key
-        raw, meta = await self._call(f"get {key}", lambda: self._client.get(full))
+        raw, meta = await self._call(f"get {key}", lambda c: c.get(full), read=True)
         return None if raw is None else self._entry(full.encode(), raw, meta)
 
     async def list_prefix(self, prefix: str) -> list[Entry]:
         full = self._prefix + prefix
-        rows = await self._call(f"list {prefix}", lambda: list(self._client.get_prefix(full)))
+        rows = await self._call(f"list {prefix}", lambda c: list(c.get_prefix(full)), read=True)
         return [self._entry(meta.key, raw, meta) for raw, meta in rows]
 
     async def _txn(self, what: str, compare: list[Any], success: list[Any]) -> bool:
-        ok, _ = await self._call(what, lambda: self._client.transaction(compare=compare, success=success, failure=[]))
+        ok, _ = await self._call(what, lambda c: c.transaction(compare=compare, success=success, failure=[]))
         return bool(ok)
 
     def _put_op(self, key: str, kind: str, value: Any, lease: int | None) -> Any:
-        return self._client.transactions.put(self._prefix + key, codec.encode(kind, value), lease=lease)
+        return self._conn.client.transactions.put(self._prefix + key, codec.encode(kind, value), lease=lease)
 
     async def create(self, key: str, kind: str, value: Any, *, lease: int | None = None) -> bool:
-        tx = self._client.transactions
+        tx = self._conn.client.transactions
         return await self._txn(
             f"create {key}", [tx.create(self._prefix + key) == 0], [self._put_op(key, kind, value, lease)]
         )
 
     async def put(self, key: str, kind: str, value: Any, *, lease: int | None = None) -> None:
         data = codec.encode(kind, value)
-        await self._call(f"put {key}", lambda: self._client.put(self._prefix + key, data, lease=lease))
+        await self._call(f"put {key}", lambda c: c.put(self._prefix + key, data, lease=lease))
 
     async def update(self, key: str, kind: str, value: Any, mod_revision: int) -> bool:
-        tx = self._client.transactions
+        tx = self._conn.client.transactions
         return await self._txn(
             f"update {key}",
             [tx.mod(self._prefix + key) == mod_revision],
@@ -111,20 +274,70 @@ class EtcdStore:
     async def delete(self, key: str, *, mod_revision: int | None = None) -> bool:
         full = self._prefix + key
         if mod_revision is None:
-            return bool(await self._call(f"delete {key}", lambda: self._client.delete(full)))
-        tx = self._client.transactions
+            return bool(await self._call(f"delete {key}", lambda c: c.delete(full)))
+        tx = self._conn.client.transactions
         return await self._txn(f"delete {key}", [tx.mod(full) == mod_revision], [tx.delete(full)])
 
     async def grant_lease(self, ttl: int) -> int:
-        lease = await self._call("grant lease", lambda: self._client.lease(ttl))
+        lease = await self._call("grant lease", lambda c: c.lease(ttl))
         return int(lease.id)
 
     async def refresh_lease(self, lease: int) -> int:
-        replies = await self._call("refresh lease", lambda: list(self._client.refresh_lease(lease)))
+        replies = await self._call("refresh lease", lambda c: list(c.refresh_lease(lease)))
         return int(replies[0].TTL) if replies else 0
 
     async def revoke_lease(self, lease: int) -> None:
-        await self._call("revoke lease", lambda: self._client.revoke_lease(lease))
+        await self._call("revoke lease", lambda c: c.revoke_lease(lease))
+
+    async def members(self, *, require_quorum: bool = True) -> list[Member]:
+        """The etcd cluster's members, sorted by id.
+
+        etcd 3.4 answers a member list from the answering member's own view,
+        even without quorum; ``require_quorum`` first makes one linearizable
+        read, so that a member cut off from the others raises Unavailable
+        instead of answering a stale list.  Right after ``add_member`` the
+        cluster may have no quorum until the new member starts (growing from
+        1 to 2): build its ``initial_cluster`` from ``require_quorum=False``.
+        """
+        probe = self._prefix
+
+        def list_members(client: Any) -> list[Member]:
+            if require_quorum:
+                client.get(probe)
+            return sorted((_member(m) for m in client.members), key=lambda m: m.id)
+
+        return await self._call("member list", list_members, read=True)
+
+    async def add_member(self, peer_url: str) -> Member:
+        """Add a member that will listen for peers on ``peer_url``; it is not started yet.
+
+        Raises InvalidRequest (bad URL), MemberExists (URL already a
+        member's), MembershipRefused (etcd protects its quorum: a member is
+        down or not started, or was connected less than 5 s ago) or
+        Unavailable.
+        """
+        url = check_peer_url(peer_url)
+        added = await self._call(f"member add {url}", lambda c: c.add_member([url]))
+        member = _member(added)
+        log.info("etcd member added", id=f"{member.id:x}", peer_url=url)
+        return member
+
+    async def remove_member(self, member_id: int) -> None:
+        """Remove a member (its etcd process exits on its own when it learns it).
+
+        Raises MemberNotFound, MembershipRefused (removing it would leave too
+        few started members for a quorum) or Unavailable.
+        """
+        await self._call(f"member remove {member_id:x}", lambda c: c.remove_member(member_id))
+        log.info("etcd member removed", id=f"{member_id:x}")
+
+    async def leader_id(self) -> int | None:
+        """The id of the current leader, as the answering member sees it (None: no leader)."""
+        status = await self._call("status", lambda c: c.status(), read=True)
+        return None if status.leader is None else int(status.leader.id)
 
     async def close(self) -> None:
-        await trio.to_thread.run_sync(self._client.close)
+        conn = self._conn
+        conn.retired = True
+        if conn.calls == 0:
+            await trio.to_thread.run_sync(conn.client.close)
