@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gd2.commands.brick_state import BrickPublisher
 from gd2.commands.peers import PeerService
 from gd2.commands.pool import PoolService
 from gd2.commands.volfiles import VolfileService
@@ -33,10 +34,12 @@ class Services:
 def build_services(store: Store, node: LocalNode, *, paths: NodePaths, volfiles: VolfileService,
                    backend: DaemonBackend, registry: BrickRegistry, notifier: VolfileNotifier,
                    validator: OptionValidator, supervisor: Supervisor, coordinator: Coordinator,
-                   steps: StepRegistry, peers: PeerService, pool: PoolService) -> Services:
+                   steps: StepRegistry, peers: PeerService, pool: PoolService,
+                   brick_state: BrickPublisher | None = None) -> Services:
     """Wire the services together (called by the composition root); their transaction steps go into ``steps``."""
     volumes = VolumeService(store, node, peers, coordinator)
-    runtime = VolumeRuntime(volumes, node, paths, backend, registry, supervisor, coordinator)
+    runtime = VolumeRuntime(volumes, node, paths, backend, registry, supervisor, coordinator,
+                            brick_state.wait_published if brick_state is not None else None)
     for step in (*volumes.steps(), *runtime.steps()):
         steps.add(step)
     return Services(

@@ -13,6 +13,7 @@ operation in progress.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,10 @@ class VolumeRuntime:
     """Starts, stops and reports the daemons of volumes on this node."""
 
     def __init__(self, volumes: VolumeService, node: LocalNode, paths: NodePaths, backend: DaemonBackend,
-                 registry: BrickRegistry, supervisor: Supervisor, coordinator: Coordinator) -> None:
+                 registry: BrickRegistry, supervisor: Supervisor, coordinator: Coordinator,
+                 published: Callable[[], Awaitable[None]] | None = None) -> None:
         self._volumes = volumes
+        self._published = published  # waits until other nodes can see this node's brick sign-ins
         self._coordinator = coordinator
         self._node = node
         self._paths = paths
@@ -147,6 +150,9 @@ class VolumeRuntime:
         if local and len(errors) == len(local):
             raise BrickError(f"volume {volume.name}: no brick could start: " + "; ".join(
                 f"{b.name}: {errors[b.id]}" for b in local), {"name": volume.name})
+        if self._published is not None:
+            with trio.move_on_after(10):  # status on the initiator reads them from the store
+                await self._published()
         return errors
 
     async def _unstart_bricks(self, ctx: StepContext, args: Any) -> None:

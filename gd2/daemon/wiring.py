@@ -111,7 +111,8 @@ def wire(config: Config, node: LocalNode, endpoints: Sequence[str], backend_kind
                                join_timeout=config.etcd_start_timeout * 4)
     services = build_services(store, node, paths=paths, volfiles=volfiles, backend=backend, registry=registry,
                               notifier=sunrpc, validator=validator, supervisor=supervisor,
-                              coordinator=coordinator, steps=steps, peers=peers, pool=pool_service)
+                              coordinator=coordinator, steps=steps, peers=peers, pool=pool_service,
+                              brick_state=brick_state)
     membership = Membership(node=node, store=store, executor=local, ports=ports,
                             localstatedir=config.localstatedir, restart=restart)
     steps.register(PROMOTE_STEP, membership.become_etcd_member)

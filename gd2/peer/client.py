@@ -193,12 +193,14 @@ class PeerClient:
             if "handshake failed" in details.lower() or "CERTIFICATE_VERIFY_FAILED" in details:
                 return PeerRefused(self.peer, "its certificate is not one we trust "
                                    f"({'the pinned certificate' if self.pinned_cert else 'our cluster CA'})")
-            if "Socket closed" in details and self._member_tls is not None:
+            if "Socket closed" in details and (self._member_tls is not None or self.pinned_cert is not None):
                 # The server closes the connection when it rejects our client certificate,
                 # which looks like any other lost connection: ask TLS directly.
                 refusal = await self._probe_refusal()
                 if refusal is not None:
-                    return PeerRefused(self.peer, f"it does not accept our certificate ({refusal})")
+                    which = "our certificate" if self._member_tls is not None else "callers without a " \
+                        "certificate of its pool"
+                    return PeerRefused(self.peer, f"it does not accept {which} ({refusal})")
             return PeerUnreachable(self.peer, details)
         if code == grpc.StatusCode.CANCELLED:
             return PeerUnreachable(self.peer, f"{method} was cancelled: {details}")
@@ -209,21 +211,23 @@ class PeerClient:
     async def _probe_refusal(self) -> str | None:
         """Redo the TLS handshake with Python's ssl; the TLS alert that refused us, or None."""
         tls = self._member_tls
-        assert tls is not None
+        trusted = tls.ca_cert if tls is not None else self.pinned_cert
+        assert trusted is not None
         limit = min(_PROBE_TIMEOUT, _remaining())
         address, port, name = self.address, self.port, self._server_name
 
         def probe() -> str | None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             context.check_hostname = False
-            context.load_verify_locations(cadata=tls.ca_cert.decode())
+            context.load_verify_locations(cadata=trusted.decode())
             context.set_alpn_protocols(["h2"])
-            with tempfile.TemporaryDirectory(prefix="gd2-peer-probe-") as tmp:
-                # Python's ssl loads a key only from a file; the directory is 0700.
-                cert_file, key_file = Path(tmp) / "node.pem", Path(tmp) / "node.key"
-                pki.save_pem(cert_file, tls.node_cert, private=False)
-                pki.save_pem(key_file, tls.node_key, private=True)
-                context.load_cert_chain(cert_file, key_file)
+            if tls is not None:
+                with tempfile.TemporaryDirectory(prefix="gd2-peer-probe-") as tmp:
+                    # Python's ssl loads a key only from a file; the directory is 0700.
+                    cert_file, key_file = Path(tmp) / "node.pem", Path(tmp) / "node.key"
+                    pki.save_pem(cert_file, tls.node_cert, private=False)
+                    pki.save_pem(key_file, tls.node_key, private=True)
+                    context.load_cert_chain(cert_file, key_file)
             try:
                 with socket.create_connection((address, port), timeout=limit) as raw, \
                         context.wrap_socket(raw, server_hostname=name) as conn:
