@@ -21,6 +21,7 @@ from gd2.volgen.build import (
     shd_graph,
     shd_volfile,
 )
+from gd2.volgen.extra import ExtraXlator
 from gd2.volgen.graph import Graph, GraphError, Xlator, render
 from gd2.volgen.keys import (
     VolfileKey,
@@ -35,6 +36,7 @@ from gd2.volgen.options import GraphKind, ValueKind, VolumeOption, all_keys, cre
 
 __all__ = [
     "DEFAULT_WORKDIR",
+    "ExtraXlator",
     "Graph",
     "GraphError",
     "GraphKind",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from gd2.api.models import Brick, Volume
 from gd2.errors import InvalidRequest
+from gd2.volgen.extra import ExtraXlator, apply_extra
 from gd2.volgen.graph import Graph, Xlator, render
 from gd2.volgen.options import CATALOGUE, GraphKind, Transform, VolumeOption
 from gd2.volgen.rules import (
@@ -208,7 +209,7 @@ def _check_brick(volume: Volume, brick: Brick) -> None:
 
 
 def brick_graph(volume: Volume, brick: Brick, *, workdir: str = DEFAULT_WORKDIR,
-                shared_brick_count: int = 1, bind: bool = True) -> Graph:
+                shared_brick_count: int = 1, bind: bool = True, extra: Sequence[ExtraXlator] = ()) -> Graph:
     """The graph glusterfsd runs for ``brick``: posix → … → io-stats(<brick path>) → <vol>-server.
 
     ``shared_brick_count`` is how many of the volume's bricks on this node
@@ -223,10 +224,11 @@ def brick_graph(volume: Volume, brick: Brick, *, workdir: str = DEFAULT_WORKDIR,
     graph = Graph()
     _stack(graph, ctx, BRICK_STACK)
     _apply_options(graph, ctx)
+    apply_extra(graph, ctx.kind, extra, ctx.fields, ctx.is_on)
     return graph
 
 
-def client_graph(volume: Volume, *, trusted: bool = False) -> Graph:
+def client_graph(volume: Volume, *, trusted: bool = False, extra: Sequence[ExtraXlator] = ()) -> Graph:
     """The FUSE/gfapi graph; ``trusted`` adds the volume's credentials to each client."""
     ctx = Context(GraphKind.CLIENT, volume, trusted=trusted)
     graph = Graph()
@@ -234,6 +236,7 @@ def client_graph(volume: Volume, *, trusted: bool = False) -> Graph:
     _instantiate(graph, ctx, DHT_RULE, subvolumes)
     _stack(graph, ctx, CLIENT_STACK)
     _apply_options(graph, ctx)
+    apply_extra(graph, ctx.kind, extra, ctx.fields, ctx.is_on)
     return graph
 
 
@@ -262,14 +265,15 @@ def shd_graph(volume: Volume) -> Graph:
 
 
 def brick_volfile(volume: Volume, brick: Brick, *, workdir: str = DEFAULT_WORKDIR,
-                  shared_brick_count: int = 1, bind: bool = True) -> str:
+                  shared_brick_count: int = 1, bind: bool = True, extra: Sequence[ExtraXlator] = ()) -> str:
     """The volfile text of :func:`brick_graph`."""
-    return render(brick_graph(volume, brick, workdir=workdir, shared_brick_count=shared_brick_count, bind=bind))
+    return render(brick_graph(volume, brick, workdir=workdir, shared_brick_count=shared_brick_count, bind=bind,
+                              extra=extra))
 
 
-def client_volfile(volume: Volume, trusted: bool = False) -> str:
+def client_volfile(volume: Volume, trusted: bool = False, extra: Sequence[ExtraXlator] = ()) -> str:
     """The volfile text of :func:`client_graph`."""
-    return render(client_graph(volume, trusted=trusted))
+    return render(client_graph(volume, trusted=trusted, extra=extra))
 
 
 def shd_volfile(volume: Volume) -> str:

@@ -374,11 +374,8 @@ CATALOGUE: tuple[VolumeOption, ...] = (
     _opt("features.acl", _toggle("features/access-control"), default="enable", kind=_BOOL,
          description="for debugging only: removes POSIX ACL checks from the bricks"),
     _opt("cluster.use-anonymous-inode", _set(AFR, "use-anonymous-inode"), default="yes", kind=_BOOL),
-    # --- flags whose daemons are managed elsewhere
-    _opt("features.bitrot", _set("features/bitrot-stub", "bitrot"),
-         _set("features/changelog", "changelog-notification", transform=Transform.ON_OFF),
-         default="disable", kind=_BOOL,
-         description="signing on the bricks; the bitrot and scrub daemons are a plugin's"),
+    # --- flags whose daemons are managed elsewhere.  features.bitrot is the bitrot plugin's
+    # (plugins/bitrot, docs/plugins.md): the brick rules write its "off" state.
     _opt("nfs.disable", default="on", kind=_BOOL,
          description="gluster NFS is not run by glusterd2: accepted and stored only"),
 )

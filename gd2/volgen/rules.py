@@ -57,8 +57,10 @@ BRICK_STACK: tuple[XlatorRule, ...] = (
     XlatorRule("features/changelog", (
         Opt("changelog-brick", "{brick_path}"),
         Opt("changelog-dir", "{brick_path}/.glusterfs/changelogs"),
+        # On only with bitrot, whose plugin (plugins/bitrot) switches it and the stub on.
+        Opt("changelog-notification", "off"),
     )),
-    XlatorRule("features/bitrot-stub", (Opt("export", "{brick_path}"),)),
+    XlatorRule("features/bitrot-stub", (Opt("export", "{brick_path}"), Opt("bitrot", "disable"))),
     XlatorRule("features/access-control"),
     XlatorRule("features/locks"),
     XlatorRule("features/worm"),

@@ -35,6 +35,7 @@ from gd2.volgen import (
     shd_volfile_id,
 )
 from gd2.volgen.build import PREDICATES, parse_bool
+from gd2.volgen.extra import ExtraXlator
 from gd2.volgen.options import CATALOGUE, GraphKind, Target, Transform, ValueKind, VolumeOption
 from gd2.volgen.rules import GRAPH_OVERRIDES, STACKS
 
@@ -414,11 +415,42 @@ def test_manage_gids_turns_send_gids_off() -> None:
     assert parse_volfile(brick_volfile(volume, volume.bricks[0])).top.options["manage-gids"] == "on"
 
 
+# What the bitrot plugin contributes (plugins/bitrot): features.bitrot is its key, not the catalogue's.
+BITROT_RULES = (
+    ExtraXlator(GraphKind.BRICK, "features/bitrot-stub", after="features/changelog",
+                options={"bitrot": "on"}, when="features.bitrot", source="bitrot"),
+    ExtraXlator(GraphKind.BRICK, "features/changelog", options={"changelog-notification": "on"},
+                when="features.bitrot", source="bitrot"),
+)
+
+
 def test_bitrot_flag_drives_the_stub_and_changelog() -> None:
     volume = make_volume("replicate-2", options={"features.bitrot": "on"})
-    parsed = parse_volfile(brick_volfile(volume, volume.bricks[0]))
+    parsed = parse_volfile(brick_volfile(volume, volume.bricks[0], extra=BITROT_RULES))
     assert parsed.sections["gv0-bitrot-stub"].options["bitrot"] == "on"
     assert parsed.sections["gv0-changelog"].options["changelog-notification"] == "on"
+    plain = parse_volfile(brick_volfile(volume, volume.bricks[0]))  # no plugin: the stub stays off
+    assert plain.sections["gv0-bitrot-stub"].options["bitrot"] == "disable"
+    off = make_volume("replicate-2", options={"features.bitrot": "off"})
+    assert parse_volfile(brick_volfile(off, off.bricks[0], extra=BITROT_RULES)).sections[
+        "gv0-bitrot-stub"].options["bitrot"] == "disable"
+
+
+def test_an_extra_xlator_is_inserted_above_its_anchor() -> None:
+    volume = make_volume("replicate-2", options={"features.demo": "on"})
+    rule = ExtraXlator(GraphKind.BRICK, "features/demo", after="features/locks", options={"dir": "{brick_path}"},
+                       when="features.demo")
+    parsed = parse_volfile(brick_volfile(volume, volume.bricks[0], extra=(rule,)))
+    assert parsed.sections["gv0-demo"].subvolumes == ["gv0-locks"]
+    assert parsed.sections["gv0-demo"].options["dir"] == volume.bricks[0].path
+    assert parsed.sections["gv0-worm"].subvolumes == ["gv0-demo"]
+    client = ExtraXlator(GraphKind.CLIENT, "features/demo", after="cluster/distribute")
+    assert parse_volfile(client_volfile(volume, extra=(client,))).sections["gv0-demo"].subvolumes == ["gv0-dht"]
+    nowhere = ExtraXlator(GraphKind.BRICK, "features/demo", after="features/absent")
+    assert "gv0-demo" not in parse_volfile(brick_volfile(volume, volume.bricks[0], extra=(nowhere,))).sections
+    bad = ExtraXlator(GraphKind.CLIENT, "features/demo", after="cluster/distribute", options={"x": "{brick_path}"})
+    with pytest.raises(InvalidRequest, match="bad template"):
+        client_volfile(volume, extra=(bad,))
 
 
 def test_ctime_reaches_posix_only_when_set() -> None:
@@ -461,7 +493,7 @@ REQUIRED_KEYS = (
     "diagnostics.client-log-level", "diagnostics.latency-measurement", "diagnostics.count-fop-hits",
     "network.ping-timeout", "network.frame-timeout", "auth.allow", "auth.reject", "server.event-threads",
     "client.event-threads", "performance.io-thread-count", "features.read-only", "features.worm",
-    "features.bitrot", "storage.fips-mode-rchecksum", "transport.address-family", "nfs.disable", "features.shard",
+    "storage.fips-mode-rchecksum", "transport.address-family", "nfs.disable", "features.shard",
     "features.shard-block-size",
 )
 
