@@ -7,14 +7,18 @@ when etcd cannot be reached or has no quorum).
 
 With several endpoints the client fails over: an endpoint that fails is
 skipped for ``endpoint_retry`` seconds and the call is tried on the next one
-when that is safe -- any read, and a write only when the connection could
-not be made at all (so it cannot have been applied).  A call that times out
-is not retried, which keeps every call within about one ``rpc_timeout``.
+when that is safe -- a call whose repetition changes nothing (reads, ``put``,
+lease grant and refresh) after any connection failure, a compare-and-swap
+only when the connection could not be made at all (so it cannot have been
+applied).  A call that times out is not retried, which keeps every call
+within about one ``rpc_timeout``.  So just after a member dies, one CAS write
+may still raise Unavailable ("Socket closed"): the caller retries it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -26,8 +30,8 @@ import structlog
 import trio
 
 from gd2.errors import GD2Error, InvalidRequest, Unavailable
-from gd2.store import codec
-from gd2.store.base import Entry
+from gd2.store import codec, etcd_watch
+from gd2.store.base import Change, Entry
 from gd2.store.membership import (
     Member,
     MemberExists,
@@ -144,9 +148,12 @@ class EtcdStore:
     def _connect(self, urls: Sequence[str]) -> _Client:
         if not urls:
             raise InvalidRequest("no etcd endpoints given")
-        client = etcd3.MultiEndpointEtcd3Client(
-            endpoints=[_endpoint(u, self._endpoint_retry) for u in urls], timeout=self._rpc_timeout, failover=True
-        )
+        endpoints = [_endpoint(u, self._endpoint_retry) for u in urls]
+        client = etcd3.MultiEndpointEtcd3Client(endpoints=endpoints, timeout=self._rpc_timeout, failover=True)
+        # etcd3 starts on a random endpoint; start on the first, as given (a
+        # member node lists its own etcd first), through the property etcd3
+        # itself uses to switch endpoints.
+        client._current_endpoint_label = endpoints[0].netloc
         return _Client(tuple(urls), client)
 
     @property
@@ -169,6 +176,8 @@ class EtcdStore:
     def set_endpoints(self, endpoints: Sequence[str]) -> None:
         """Send later calls to ``endpoints`` (e.g. the client URLs of the current members).
 
+        The first is used until it fails, then the next that has not failed.
+
         Calls already running finish on the old connections, which are closed after them.
         """
         if tuple(endpoints) == self._conn.urls:
@@ -183,11 +192,12 @@ class EtcdStore:
         if conn.calls == 0:
             conn.client.close()
 
-    async def _call(self, what: str, fn: Callable[[Any], T], *, read: bool = False) -> T:
+    async def _call(self, what: str, fn: Callable[[Any], T], *, idempotent: bool = False) -> T:
         """Run ``fn(client)`` in a thread; fail over when safe; translate errors.
 
-        ``read``: ``fn`` changes nothing, so it may be sent again after any
-        connection failure; a write is sent again only if it never left.
+        ``idempotent``: applying ``fn`` twice is the same as once, so it may
+        be sent again after any connection failure; other calls are sent
+        again only if they never left.
         """
         conn = self._conn
         conn.calls += 1
@@ -216,7 +226,7 @@ class EtcdStore:
                         _revive(conn.client)
                         raise refused from None
                     failed_over = attempts > 0 and code == grpc.StatusCode.UNAVAILABLE and (
-                        read or _not_connected(details)
+                        idempotent or _not_connected(details)
                     ) and any(not ep.is_failed() for ep in conn.client.endpoints.values())
                     if failed_over:
                         log.info("etcd endpoint failed; trying the next", what=what, error=details)
@@ -234,17 +244,21 @@ class EtcdStore:
 
     async def ping(self) -> None:
         """Raise Unavailable unless the cluster answers a status request."""
-        await self._call("status", lambda c: c.status(), read=True)
+        await self._call("status", lambda c: c.status(), idempotent=True)
 
     async def get(self, key: str) -> Entry | None:
         full = self._prefix + key
-        raw, meta = await self._call(f"get {key}", lambda c: c.get(full), read=True)
+        raw, meta = await self._call(f"get {key}", lambda c: c.get(full), idempotent=True)
         return None if raw is None else self._entry(full.encode(), raw, meta)
 
     async def list_prefix(self, prefix: str) -> list[Entry]:
         full = self._prefix + prefix
-        rows = await self._call(f"list {prefix}", lambda c: list(c.get_prefix(full)), read=True)
+        rows = await self._call(f"list {prefix}", lambda c: list(c.get_prefix(full)), idempotent=True)
         return [self._entry(meta.key, raw, meta) for raw, meta in rows]
+
+    def watch_prefix(self, prefix: str) -> AbstractAsyncContextManager[AsyncIterator[Change]]:
+        """Changes under ``prefix`` from now on (``Store.watch_prefix``; gd2.store.etcd_watch)."""
+        return etcd_watch.watch(self._call, self._prefix, prefix)
 
     async def _txn(self, what: str, compare: list[Any], success: list[Any]) -> bool:
         ok, _ = await self._call(what, lambda c: c.transaction(compare=compare, success=success, failure=[]))
@@ -261,7 +275,7 @@ class EtcdStore:
 
     async def put(self, key: str, kind: str, value: Any, *, lease: int | None = None) -> None:
         data = codec.encode(kind, value)
-        await self._call(f"put {key}", lambda c: c.put(self._prefix + key, data, lease=lease))
+        await self._call(f"put {key}", lambda c: c.put(self._prefix + key, data, lease=lease), idempotent=True)
 
     async def update(self, key: str, kind: str, value: Any, mod_revision: int) -> bool:
         tx = self._conn.client.transactions
@@ -279,11 +293,12 @@ class EtcdStore:
         return await self._txn(f"delete {key}", [tx.mod(full) == mod_revision], [tx.delete(full)])
 
     async def grant_lease(self, ttl: int) -> int:
-        lease = await self._call("grant lease", lambda c: c.lease(ttl))
+        # Sent twice, the first lease is never used and expires after ttl.
+        lease = await self._call("grant lease", lambda c: c.lease(ttl), idempotent=True)
         return int(lease.id)
 
     async def refresh_lease(self, lease: int) -> int:
-        replies = await self._call("refresh lease", lambda c: list(c.refresh_lease(lease)))
+        replies = await self._call("refresh lease", lambda c: list(c.refresh_lease(lease)), idempotent=True)
         return int(replies[0].TTL) if replies else 0
 
     async def revoke_lease(self, lease: int) -> None:
@@ -306,7 +321,7 @@ class EtcdStore:
                 client.get(probe)
             return sorted((_member(m) for m in client.members), key=lambda m: m.id)
 
-        return await self._call("member list", list_members, read=True)
+        return await self._call("member list", list_members, idempotent=True)
 
     async def add_member(self, peer_url: str) -> Member:
         """Add a member that will listen for peers on ``peer_url``; it is not started yet.
@@ -333,7 +348,7 @@ class EtcdStore:
 
     async def leader_id(self) -> int | None:
         """The id of the current leader, as the answering member sees it (None: no leader)."""
-        status = await self._call("status", lambda c: c.status(), read=True)
+        status = await self._call("status", lambda c: c.status(), idempotent=True)
         return None if status.leader is None else int(status.leader.id)
 
     async def close(self) -> None:

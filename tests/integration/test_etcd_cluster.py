@@ -209,34 +209,52 @@ async def test_grow_to_three_then_remove_a_live_member(nodes: Callable[[str], No
         await store.close()
 
 
+async def retry_unavailable(write: Callable[[], Awaitable[T]]) -> T:
+    """What a caller does while etcd elects a new leader: try again, within a bound."""
+    with trio.fail_after(QUORUM_WAIT):
+        while True:
+            try:
+                return await write()
+            except Unavailable:
+                await trio.sleep(0.1)
+
+
 async def test_kill_one_of_three_then_replace_it(nodes: Callable[[str], Node]) -> None:
     (a, b, c), store = await three_members(nodes)
     try:
+        members = {m.id: m for m in await store.members()}
+        leader = members[await store.leader_id() or 0]
+        dead, follower = [n for n in (a, b, c) if n.name != leader.name]
+        alive = [follower, next(n for n in (a, b, c) if n.name == leader.name)]
+        # The store talks to a follower, which dies: no election, only failover.
+        store.set_endpoints([n.member.client_url for n in (dead, *alive)])
         await store.put("volumes/before", "volume", {})
-        in_use = store.current_endpoint
-        [dead] = [n for n in (a, b, c) if n.member.client_url == in_use]
+        assert store.current_endpoint == dead.member.client_url
         await dead.kill9()
-
-        # The store fails over to the survivors, write after write.
         for i in range(5):
             await store.put(f"volumes/after-{i}", "volume", {"i": i})
         assert store.current_endpoint != dead.member.client_url
-        members = await store.members()
-        assert len(members) == 3
+        assert await store.create("volumes/cas", "volume", {}) is True
+        assert len(await store.members()) == 3
 
         # A dead member must go before a new one can come.
-        [dead_member] = [m for m in members if m.name == dead.name]
+        [dead_member] = [m for m in members.values() if m.name == dead.name]
         await store.remove_member(dead_member.id)
         d = nodes("d")
         await join(store, d)
-        members = await store.members()
-        assert sorted(m.name for m in members) == sorted(["a", "b", "c", "d"][i] for i in range(4)
-                                                         if ["a", "b", "c", "d"][i] != dead.name)
-        assert all(m.started for m in members)
-        store.set_endpoints([u for m in members for u in m.client_urls])
+        members = {m.id: m for m in await store.members()}
+        assert sorted(m.name for m in members.values()) == sorted(n.name for n in (*alive, d))
+        assert all(m.started for m in members.values())
+        store.set_endpoints([u for m in members.values() for u in m.client_urls])
         assert dead.member.client_url not in store.endpoints
+
+        # Now the leader dies: a write in flight may time out while the others
+        # elect a new one; then writes go on.
+        [old_leader] = [n for n in (*alive, d) if n.name == members[await store.leader_id() or 0].name]
+        await old_leader.kill9()
+        await retry_unavailable(lambda: store.put("volumes/after-leader", "volume", {}))
         only_d = EtcdStore([d.member.client_url], store.prefix, rpc_timeout=RPC_TIMEOUT)
-        assert len(await only_d.list_prefix("volumes/")) == 6
+        assert len(await only_d.list_prefix("volumes/")) == 8
         await only_d.close()
     finally:
         await store.close()
