@@ -147,7 +147,8 @@ class PoolService:
 
     def __init__(self, store: Store, etcd: EtcdMembership | None, node: LocalNode, peers: PeerService,
                  tls: Callable[[], TLSMaterial], *, etcd_members: int, join_port: int,
-                 join_timeout: float = 60.0, lock_ttl: int = 10, lock_wait: float = 10.0) -> None:
+                 join_timeout: float = 60.0, lock_ttl: int = 10, lock_wait: float = 10.0,
+                 member_grace: float = 60.0) -> None:
         self._store = store
         self._etcd = etcd
         self._node = node
@@ -158,6 +159,8 @@ class PoolService:
         self._join_timeout = join_timeout
         self._lock_ttl = lock_ttl
         self._lock_wait = lock_wait
+        self._member_grace = member_grace
+        self._down_since: dict[str, float] = {}  # etcd members whose node is offline, since when
 
     # ---- the CA ---------------------------------------------------------------------------------
 
@@ -239,11 +242,20 @@ class PoolService:
             endpoints = tuple(url for m in started for url in member_client_urls(m))
             cluster = {member_name(m): member_peer_urls(m)[0] for m in started if member_peer_urls(m)}
             if role == "member":
-                added = await self._add_etcd_member(ports.etcd_peer_url)
-                member_id = int(added.id)
-                undo.append(("remove the etcd member", lambda: self._etcd_remove(member_id)))
-                cluster[peer.id] = ports.etcd_peer_url
-                endpoints = (*endpoints, ports.etcd_client_url)
+                assert self._etcd is not None
+                try:
+                    added = await self._etcd.add_member(ports.etcd_peer_url)
+                except MembershipRefused as exc:
+                    # etcd wants its newest member connected for 5 s first: join as a client
+                    # now; keep_etcd_members promotes this node moments later.
+                    log.info("joining as an etcd client for now", peer=peer.id, reason=exc.message)
+                    role = "client"
+                    await self._set_role(peer.id, "client")
+                else:
+                    member_id = int(added.id)
+                    undo.append(("remove the etcd member", lambda: self._etcd_remove(member_id)))
+                    cluster[peer.id] = ports.etcd_peer_url
+                    endpoints = (*endpoints, ports.etcd_client_url)
             settings = JoinSettings(role, cluster, endpoints)
             ca_cert = self._tls().ca_cert
             await stranger.join(JoinRequest(cluster_id=self._node.cluster_id, ca_cert=ca_cert, node_cert=cert,
@@ -272,6 +284,12 @@ class PoolService:
                     log.info("etcd not ready for a new member yet; retrying", reason=exc.message)
                     await trio.sleep(1)
         return await self._etcd.add_member(peer_url)
+
+    async def _set_role(self, peer_id: str, role: str) -> None:
+        record = await self._store.get(keys.peer(peer_id))
+        if record is not None:
+            await self._store.update(keys.peer(peer_id), keys.KIND_PEER, {**record.value, "etcd": role},
+                                     record.mod_revision)
 
     async def _etcd_remove(self, member_id: int) -> None:
         assert self._etcd is not None
@@ -340,14 +358,33 @@ class PoolService:
     # ---- keeping etcd-members -------------------------------------------------------------------
 
     async def keep_etcd_members(self) -> None:
-        """Promote online client nodes while etcd has fewer members than wanted."""
+        """Keep ``etcd-members`` members on live nodes.
+
+        A member whose node has been offline for longer than ``etcd-member-grace``
+        is replaced when an online client node can take its place (removed
+        first: with 3 members, 2 still make a quorum for the change); client
+        nodes are promoted while there are fewer members than wanted.
+        """
         if self._etcd is None:
             return
         try:
             members = await self._etcd.members()
-            if len(members) >= self._etcd_members:
+            peers = await self._peers.list()
+            online = {p.id for p in peers if p.online}
+            now = trio.current_time()
+            for member in members:
+                name = member_name(member)
+                if name and name not in online:
+                    self._down_since.setdefault(name, now)
+                else:
+                    self._down_since.pop(name, None)
+            overdue = [m for m in members if now - self._down_since.get(member_name(m), now) >= self._member_grace]
+            clients = [p for p in peers if p.online and p.etcd == "client"]
+            if len(members) >= self._etcd_members and not (overdue and clients):
                 return
-            async with self._pool_lock():  # one node promotes at a time
+            async with self._pool_lock():  # one node changes etcd's membership at a time
+                for member in overdue[: len(clients)]:
+                    await self._replace_dead_member(member)
                 members = await self._etcd.members()
                 names = {member_name(m) for m in members}
                 candidates = [p for p in await self._peers.list()
@@ -355,7 +392,15 @@ class PoolService:
                 for peer in candidates[: self._etcd_members - len(members)]:
                     await self._promote(peer)
         except GD2Error as exc:
-            log.warning("cannot grow etcd to its wanted size yet", error=exc.message)
+            log.warning("cannot keep etcd at its wanted size now", error=exc.message)
+
+    async def _replace_dead_member(self, member: Any) -> None:
+        assert self._etcd is not None
+        name = member_name(member)
+        await self._etcd.remove_member(int(member.id))
+        self._down_since.pop(name, None)
+        await self._set_role(name, "client")  # when it comes back, it finds its member gone: a client
+        log.warning("etcd member of an offline node removed", peer=name, grace=self._member_grace)
 
     async def _promote(self, peer: Peer) -> None:
         """Make a client node an etcd member: add it to etcd, then tell it (a step it runs)."""
@@ -379,8 +424,5 @@ class PoolService:
                 with trio.CancelScope(shield=True), trio.move_on_after(10), contextlib.suppress(GD2Error):
                     await self._etcd.remove_member(int(added.id))
                 raise
-        record = await self._store.get(keys.peer(peer.id))
-        if record is not None:
-            await self._store.update(keys.peer(peer.id), keys.KIND_PEER, {**record.value, "etcd": "member"},
-                                     record.mod_revision)
+        await self._set_role(peer.id, "member")
         log.info("client node promoted to etcd member", peer=peer.id, name=peer.name)

@@ -44,6 +44,8 @@ class Config:
     etcd_members: int = 3
     # A member node down this long is replaced by another node, so quorum survives.
     etcd_member_grace: float = 60.0
+    # How often the pool is checked: dead initiators' transactions, etcd's membership.
+    pool_check_interval: float = 2.0
     # Where the GlusterFS xlators are; empty: ask `glusterfsd --print-xlatordir`.
     xlator_dir: str = ""
     log_level: str = "info"
@@ -59,6 +61,20 @@ class Config:
     request_timeout: float = 30.0
     shutdown_timeout: float = 10.0
     brick_start_timeout: float = 60.0
+    # Events (docs/operations.md): how long each stays in etcd, and webhook delivery retries.
+    events_retention: float = 3600.0
+    webhook_attempts: int = 8  # tries of an event a receiver refuses (non-2xx) before it is skipped
+    webhook_max_backoff: float = 60.0  # the longest wait between two tries
+    webhook_timeout: float = 10.0  # for one POST
+    # Each hook script (localstatedir/hooks/1/<op>/{pre,post}/S*) is killed after this long.
+    hook_timeout: float = 60.0
+    # A pre hook script that fails: "ignore" it (glusterd1 does) or "refuse" the operation.
+    pre_hook_failure: str = "ignore"
+    # Sub-process plugins (docs/plugins.md): every executable in plugin-dir; per-plugin tables
+    # [plugins.<name>] (``enable = false`` leaves one alone; the rest is the plugin's own settings).
+    plugin_dir: Path = Path("/usr/lib/glusterd2/plugins")
+    plugin_start_timeout: float = 10.0
+    plugins: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
     config_file: Path | None = field(default=None, compare=False)
 
     @property
@@ -86,16 +102,20 @@ class Config:
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 _LOG_FORMATS = ("console", "json", "logfmt")
 _PORT_KEYS = ("sunrpc_port", "peer_port", "rest_port", "join_port", "etcd_client_port", "etcd_peer_port")
-_PATH_KEYS = ("localstatedir", "rundir", "logdir")
-_FLOAT_KEYS = ("etcd_start_timeout", "store_timeout", "request_timeout", "shutdown_timeout",
-               "brick_start_timeout", "etcd_member_grace")
+_PATH_KEYS = ("localstatedir", "rundir", "logdir", "plugin_dir")
+_FLOAT_KEYS = ("etcd_start_timeout", "store_timeout", "request_timeout", "shutdown_timeout", "hook_timeout",
+               "brick_start_timeout", "etcd_member_grace", "pool_check_interval",
+               "plugin_start_timeout")
+_FLOAT_KEYS += ("events_retention", "webhook_max_backoff", "webhook_timeout")
+_COUNT_KEYS = ("webhook_attempts",)
 _STR_KEYS = ("address", "etcd_binary", "log_level", "log_format", "xlator_dir", "daemon_backend", "log_target")
 _LOG_TARGETS = ("auto", "stderr", "journal")
 _BACKENDS = ("auto", "systemd", "process")
+_PRE_HOOK_FAILURE = ("ignore", "refuse")
 
 
 def _keys() -> list[str]:
-    return [f.name for f in fields(Config) if f.name != "config_file"]
+    return [f.name for f in fields(Config) if f.name not in ("config_file", "plugins")]
 
 
 def _dashed(key: str) -> str:
@@ -137,6 +157,12 @@ def _convert(key: str, value: Any, where: str) -> Any:
         if value not in (1, 3, 5) or isinstance(value, bool):
             raise ConfigError(f"{where}'{name}' must be 1, 3 or 5, got {value!r}")
         return value
+    if key in _COUNT_KEYS:
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+            raise ConfigError(f"{where}'{name}' must be a whole number 1-1000, got {value!r}")
+        return value
     if key in _FLOAT_KEYS:
         try:
             number = float(value) if not isinstance(value, bool) else None
@@ -171,6 +197,8 @@ def _convert(key: str, value: Any, where: str) -> Any:
         raise ConfigError(f"{where}'{name}' must be one of {', '.join(_LOG_TARGETS)}, got {value!r}")
     if key == "daemon_backend" and value not in _BACKENDS:
         raise ConfigError(f"{where}'{name}' must be one of {', '.join(_BACKENDS)}, got {value!r}")
+    if key == "pre_hook_failure" and value not in _PRE_HOOK_FAILURE:
+        raise ConfigError(f"{where}'{name}' must be one of {', '.join(_PRE_HOOK_FAILURE)}, got {value!r}")
     if key == "log_format" and value not in _LOG_FORMATS:
         raise ConfigError(f"{where}'{name}' must be one of {', '.join(_LOG_FORMATS)}, got {value!r}")
     return value
@@ -189,6 +217,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
     known = {_dashed(k): k for k in _keys()}
     settings: dict[str, Any] = {}
     for name, value in raw.items():
+        if name == "plugins":  # [plugins.<name>] tables: what each plugin is given (docs/plugins.md)
+            if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+                raise ConfigError(f"config {path}: 'plugins' must hold one table per plugin ([plugins.NAME])")
+            settings["plugins"] = value
+            continue
         line = _line_of(text, name)
         where = f"config {path}" + (f" line {line}" if line else "") + ": "
         if name not in known:

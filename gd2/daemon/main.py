@@ -21,7 +21,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -35,9 +35,10 @@ from gd2.api.token import derive_token
 from gd2.config import Config, load_config
 from gd2.daemon.logsetup import configure_logging
 from gd2.daemon.notify import notify, status, watchdog_loop
-from gd2.daemon.state import load_or_create_node, load_or_create_secret, load_pool, save_pool
+from gd2.daemon.state import PoolState, load_or_create_node, load_or_create_secret, load_pool, save_pool
 from gd2.errors import ConfigError, GD2Error, Unavailable
 from gd2.store.embedded import EmbeddedEtcd, EtcdMember, etcd_binary_available, reset_datadir
+from gd2.store.membership import MemberRemoved
 
 log = structlog.get_logger("gd2.daemon")
 
@@ -105,7 +106,15 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
             # A member of a bigger cluster has no quorum until enough members run
             # (a whole-pool restart brings them up in any order): wait for that below.
             alone = len(pool.initial_cluster) <= 1
-            await nursery.start(partial(etcd.run, need_quorum=alone))
+
+            def removed() -> None:
+                # Replaced while this node was away: carry on as a client of the remaining members.
+                own_client = f"http://{config.address}:{config.etcd_client_port}"
+                others = tuple(url for url in pool.endpoints if url != own_client)
+                save_pool(config.localstatedir, PoolState(etcd_role="client", endpoints=others))
+                restart.set()
+
+            await nursery.start(partial(_etcd_member, etcd, alone, removed))
             if pool.reset_etcd:
                 save_pool(config.localstatedir, replace(pool, reset_etcd=False))
     own = (etcd.member.client_url,) if etcd is not None else ()
@@ -150,6 +159,7 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
     await services.peers.register_self()
     await nursery.start(services.peers.keep_alive, 10)
     await nursery.start(wired.brick_state.run, 10)  # this node's brick sign-ins, for the other nodes
+    await nursery.start(wired.hooks.run)  # post hook scripts, after their operations' locks are gone
     try:
         await nursery.start(wired.peer_server.serve)
     except GD2Error:
@@ -159,7 +169,7 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
                           f"{exc}") from None
     # Transactions this node started and did not finish (it died): roll them back before serving.
     await wiring.recover_transactions(wired, own=True)
-    nursery.start_soon(wiring.keep_pool, wired, 10.0)
+    nursery.start_soon(wiring.keep_pool, wired, config.pool_check_interval, config.localstatedir, pool)
 
     rest_app = modules["gd2.rest.app"]
     serve_api = modules["gd2.rest.server"].serve_api
@@ -185,6 +195,28 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
     log.info("glusterd2 ready", socket=str(config.socket_path),
              rest=f"{config.address}:{config.rest_port}" if config.rest_port else "off",
              etcd=",".join(endpoints), daemons=wired.backend)
+
+
+async def _etcd_member(etcd: EmbeddedEtcd, need_quorum: bool, removed: Callable[[], None], *,
+                       task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """Run this node's etcd member; if the pool removed it, call ``removed`` instead of failing."""
+    started = False
+
+    class _Started:
+        @staticmethod
+        def started(value: None = None) -> None:
+            nonlocal started
+            started = True
+            task_status.started()
+
+    try:
+        await etcd.run(need_quorum=need_quorum, task_status=_Started())
+    except MemberRemoved as exc:
+        log.warning("this node's etcd member was removed from the pool; becoming a client", error=exc.message)
+        removed()
+        if not started:
+            task_status.started()
+        await trio.sleep_forever()  # the restart that ``removed`` asked for cancels this
 
 
 async def _restart_when(restart: trio.Event, cancel_scope: trio.CancelScope) -> None:

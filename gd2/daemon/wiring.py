@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import structlog
 import trio
 
 from gd2.commands.brick_state import BrickPublisher
+from gd2.commands.hooks import VolumeHooks
 from gd2.commands.peers import PeerService
 from gd2.commands.pool import PROMOTE_STEP, NodePorts, PoolService
 from gd2.commands.remote_steps import PeerStepExecutor
@@ -24,7 +26,7 @@ from gd2.commands.volfiles import VolfileService
 from gd2.commands.volume_options import OptionValidator
 from gd2.config import Config
 from gd2.daemon.membership import Membership
-from gd2.daemon.state import PoolState
+from gd2.daemon.state import PoolState, save_pool
 from gd2.daemons.base import DaemonBackend, DaemonSpec
 from gd2.daemons.layout import NodePaths
 from gd2.daemons.planner import Policy
@@ -32,6 +34,7 @@ from gd2.daemons.process import ProcessBackend
 from gd2.daemons.supervisor import Supervisor
 from gd2.daemons.systemd import SystemdBackend
 from gd2.errors import GD2Error
+from gd2.hooks import HookRunner, hook_environment
 from gd2.model.node import LocalNode
 from gd2.peer import PeerServer, TLSMaterial
 from gd2.store.etcd import EtcdStore
@@ -60,6 +63,7 @@ class Wired:
     remote_steps: PeerStepExecutor
     peer_server: PeerServer
     brick_state: BrickPublisher  # publishes this node's brick sign-ins (run it in the nursery)
+    hooks: VolumeHooks  # hook scripts; its task runs the post scripts (run it in the nursery)
 
 
 async def pick_backend(config: Config) -> str:
@@ -108,18 +112,24 @@ def wire(config: Config, node: LocalNode, endpoints: Sequence[str], backend_kind
                       etcd_client_url=f"http://{config.address}:{config.etcd_client_port}")
     pool_service = PoolService(store, store if config.embedded_etcd else None, node, peers, lambda: tls,
                                etcd_members=config.etcd_members, join_port=config.join_port,
-                               join_timeout=config.etcd_start_timeout * 4)
+                               join_timeout=config.etcd_start_timeout * 4,
+                               member_grace=config.etcd_member_grace)
+    # A hook script that calls gd2ctl reaches this daemon through GD2_SOCKET.
+    hooks = VolumeHooks(HookRunner(timeout=config.hook_timeout,
+                                   env=hook_environment(os.environ, config.socket_path)),
+                        store, root=config.localstatedir / "hooks", workdir=config.localstatedir,
+                        refuse_on_pre_failure=config.pre_hook_failure == "refuse")
     services = build_services(store, node, paths=paths, volfiles=volfiles, backend=backend, registry=registry,
                               notifier=sunrpc, validator=validator, supervisor=supervisor,
                               coordinator=coordinator, steps=steps, peers=peers, pool=pool_service,
-                              brick_state=brick_state)
+                              brick_state=brick_state, hooks=hooks)
     membership = Membership(node=node, store=store, executor=local, ports=ports,
                             localstatedir=config.localstatedir, restart=restart)
     steps.register(PROMOTE_STEP, membership.become_etcd_member)
     peer_server = PeerServer(membership, tls, address=config.address, peer_port=config.peer_port,
                              join_port=config.join_port, stop_grace=1.0)
     return Wired(store, registry, sunrpc, supervisor, validator, services, backend_kind, bus, coordinator,
-                 executor, remote, peer_server, brick_state)
+                 executor, remote, peer_server, brick_state, hooks)
 
 
 async def read_xlator_tables(config: Config, validator: OptionValidator) -> None:
@@ -152,9 +162,20 @@ async def recover_transactions(wired: Wired, *, own: bool) -> None:
         log.warning("rolled back unfinished transactions", txnids=undone)
 
 
-async def keep_pool(wired: Wired, interval: float) -> None:
-    """Every ``interval``: roll back transactions of dead initiators; keep etcd at its wanted size."""
+async def keep_pool(wired: Wired, interval: float, localstatedir: Path, pool: PoolState) -> None:
+    """Every ``interval``: roll back transactions of dead initiators; keep etcd at its wanted size;
+    remember where the etcd members are (for a restart after this node's own member was replaced)."""
     while True:
         await trio.sleep(interval)
         await recover_transactions(wired, own=False)
         await wired.services.pool.keep_etcd_members()
+        try:
+            urls = tuple(url for m in await wired.store.members() for url in m.client_urls)
+        except GD2Error:
+            continue
+        if urls:  # fail over to every current member, this node's own first
+            own = [u for u in wired.store.endpoints if u in urls][:1]
+            wired.store.set_endpoints(tuple(dict.fromkeys((*own, *urls))))
+        if urls and urls != pool.endpoints:
+            pool = replace(pool, endpoints=urls)
+            save_pool(localstatedir, pool)

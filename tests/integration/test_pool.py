@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,11 +61,18 @@ def test_three_nodes_join_and_etcd_grows_to_three(pool3: list[DaemonProcess]) ->
         peers = _peers(node)
         assert sorted(p["addresses"][0] for p in peers) == sorted(n.address for n in pool3), peers
         assert all(p["online"] for p in peers)
-    members = _etcd_members(pool3[0])
-    assert len(members) == 3, members
-    assert all(m.get("name") for m in members), "every member started"
+    # The third node may join as a client first (etcd wants its newest member settled for 5 s)
+    # and be promoted moments later.
     ids = {p["id"] for p in _peers(pool3[0])}
+    deadline = time.monotonic() + 60
+    while True:
+        members = _etcd_members(pool3[0])
+        if len(members) == 3 and all(m.get("name") for m in members):
+            break
+        assert time.monotonic() < deadline, f"etcd did not grow to 3 started members: {members}"
+        time.sleep(0.5)
     assert {m["name"] for m in members} == ids
+    assert sorted(p["etcd"] for p in _peers(pool3[2])) == ["member"] * 3
 
 
 def test_replica_3_across_nodes_mounted_through_two_nodes(pool3: list[DaemonProcess], brick_fs: Path,

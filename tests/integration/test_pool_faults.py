@@ -57,9 +57,12 @@ def _until(what: str, check: Callable[[], bool], limit: float = 60) -> float:
 
 
 def _pool(daemon_factory: Callable[..., DaemonProcess], count: int) -> list[DaemonProcess]:
+    """``count`` nodes in one pool, with etcd grown to min(count, 3) started members."""
     nodes = [daemon_factory(name=f"node{i + 1}") for i in range(count)]
     for other in nodes[1:]:
         nodes[0].ctl("peer", "add", other.address, check=True, timeout=120)
+    _until("etcd has grown", lambda: sum(1 for m in _members(nodes[0].address) if m.get("name"))
+           == min(count, 3), limit=60)
     return nodes
 
 
@@ -243,3 +246,36 @@ def test_peer_rpc_without_a_cluster_certificate_is_refused(daemon_factory: Calla
         return "accepted"
 
     assert trio.run(call) == "peer_refused"
+
+
+# ---- a member node that stays away is replaced ----------------------------------------------------
+
+def test_a_member_node_down_past_its_grace_is_replaced_by_a_client(
+        daemon_factory: Callable[..., DaemonProcess]) -> None:
+    fast = ("--etcd-member-grace", "3", "--pool-check-interval", "1")
+    nodes = [daemon_factory(*fast, name=f"node{i + 1}") for i in range(4)]
+    for other in nodes[1:]:
+        nodes[0].ctl("peer", "add", other.address, check=True, timeout=120)
+    def settled() -> bool:
+        return sorted(p["etcd"] for p in _peers(nodes[0])) == ["client", "member", "member", "member"]
+
+    _until("three members and one client", settled, limit=60)
+    roles = {p["addresses"][0]: p["etcd"] for p in _peers(nodes[0])}
+    client = next(n for n in nodes if roles[n.address] == "client")
+    victim = next(n for n in nodes[1:] if roles[n.address] == "member")
+    victim.kill()
+    victim.kill_leftover_etcd()
+
+    def replaced() -> bool:
+        members = _members(nodes[0].address)
+        urls = " ".join(u for m in members for u in m.get("peerURLs", []))
+        return len(members) == 3 and client.address in urls and victim.address not in urls
+
+    _until("the client node took the dead member's place", replaced, limit=90)
+    victim.start(timeout=90)  # its member is gone: it comes back as a client
+
+    def back() -> bool:
+        peers = {p["addresses"][0]: p for p in _peers(nodes[0])}
+        return all(p["online"] for p in peers.values()) and peers[victim.address]["etcd"] == "client"
+
+    _until("the returning node is online, as a client", back, limit=60)
