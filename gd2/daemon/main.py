@@ -152,6 +152,7 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
     await nursery.start(lambda task_status: modules["gd2.sunrpc.server"].serve_sunrpc(
         wired.sunrpc, config.address, config.sunrpc_port, config.rundir / "glusterd.socket",
         task_status=task_status))
+    nursery.start_soon(wiring.announce_volfile_changes, wired, 1.0)
     if wired.systemd_bus is not None:
         # Unit state changes wake the supervisor at once (a brick killed is restarted after its backoff).
         await nursery.start(wired.systemd_bus.run, lambda _unit: supervisor.poke())

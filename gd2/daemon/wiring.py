@@ -22,6 +22,7 @@ from gd2.commands.peers import PeerService
 from gd2.commands.pool import PROMOTE_STEP, NodePorts, PoolService
 from gd2.commands.remote_steps import PeerStepExecutor
 from gd2.commands.services import Services, build_services
+from gd2.commands.volfile_changes import VolfileChanges
 from gd2.commands.volfiles import VolfileService
 from gd2.commands.volume_options import OptionValidator
 from gd2.config import Config
@@ -179,3 +180,8 @@ async def keep_pool(wired: Wired, interval: float, localstatedir: Path, pool: Po
         if urls and urls != pool.endpoints:
             pool = replace(pool, endpoints=urls)
             save_pool(localstatedir, pool)
+
+
+async def announce_volfile_changes(wired: Wired, interval: float) -> None:
+    """FETCHSPEC to this node's processes when another node changes a volume's graph."""
+    await VolfileChanges(wired.store, wired.sunrpc).run(interval)
