@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gd2.commands.brick_state import BrickPublisher
+from gd2.commands.hooks import NO_HOOKS, HookPoints
 from gd2.commands.peers import PeerService
 from gd2.commands.pool import PoolService
 from gd2.commands.volfiles import VolfileService
@@ -35,15 +36,15 @@ def build_services(store: Store, node: LocalNode, *, paths: NodePaths, volfiles:
                    backend: DaemonBackend, registry: BrickRegistry, notifier: VolfileNotifier,
                    validator: OptionValidator, supervisor: Supervisor, coordinator: Coordinator,
                    steps: StepRegistry, peers: PeerService, pool: PoolService,
-                   brick_state: BrickPublisher | None = None) -> Services:
+                   brick_state: BrickPublisher | None = None, hooks: HookPoints = NO_HOOKS) -> Services:
     """Wire the services together (called by the composition root); their transaction steps go into ``steps``."""
-    volumes = VolumeService(store, node, peers, coordinator)
+    volumes = VolumeService(store, node, peers, coordinator, hooks)
     runtime = VolumeRuntime(volumes, node, paths, backend, registry, supervisor, coordinator,
-                            brick_state.wait_published if brick_state is not None else None)
+                            brick_state.wait_published if brick_state is not None else None, hooks)
     for step in (*volumes.steps(), *runtime.steps()):
         steps.add(step)
     return Services(
         node=node, store=store, peers=peers, volumes=volumes, runtime=runtime,
-        options=OptionService(volumes, validator, notifier),
+        options=OptionService(volumes, validator, notifier, hooks),
         volfiles=volfiles, pool=pool,
     )

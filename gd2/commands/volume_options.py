@@ -20,6 +20,7 @@ import trio
 from gd2.api.models import Volume
 from gd2.api.options import OptionList, OptionValue
 from gd2.commands import keys
+from gd2.commands.hooks import NO_HOOKS, HookPoints
 from gd2.commands.volumes import VolumeService
 from gd2.errors import Conflict, InvalidRequest
 from gd2.volgen.options import VolumeOption, all_keys, create_defaults, lookup
@@ -83,8 +84,10 @@ class OptionValidator:
 
 
 class OptionService:
-    def __init__(self, volumes: VolumeService, validator: OptionValidator, notifier: VolfileNotifier) -> None:
+    def __init__(self, volumes: VolumeService, validator: OptionValidator, notifier: VolfileNotifier,
+                 hooks: HookPoints = NO_HOOKS) -> None:
         self._volumes = volumes
+        self._hooks = hooks
         self._validator = validator
         self._notifier = notifier
 
@@ -110,8 +113,10 @@ class OptionService:
         await self._volumes.get(name)  # NotFound before validation errors
         await self._validator.ready()
         checked = {key: self._validator.check(key, value) for key, value in options.items()}
+        await self._hooks.pre("set", name, tuple(checked.items()))
         volume = await self._update(name, dict(checked))
         log.info("volume options set", volume=name, options=checked)
+        self._hooks.post("set", name, tuple(checked.items()))
         return volume
 
     async def reset(self, name: str, keys_: list[str], reset_all: bool) -> Volume:
@@ -122,8 +127,10 @@ class OptionService:
             if lookup(key) is None:
                 raise _unknown(key)
         defaults = create_defaults(volume.type)
+        await self._hooks.pre("reset", name)
         volume = await self._update(name, {k: defaults.get(k) for k in keys_}, reset_all=reset_all)
         log.info("volume options reset", volume=name, keys="all" if reset_all else keys_)
+        self._hooks.post("reset", name)
         return volume
 
     async def get(self, name: str, key: str | None) -> OptionList:

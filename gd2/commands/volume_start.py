@@ -25,6 +25,7 @@ from gd2 import brickfs
 from gd2.api.models import Brick, Volume, VolumeState
 from gd2.api.runtime import BrickStatus, DaemonStatus, VolumeStartResult, VolumeStatus
 from gd2.commands import brick_state, keys
+from gd2.commands.hooks import NO_HOOKS, HookPoints
 from gd2.commands.volumes import VolumeService, owners
 from gd2.daemons.base import BrickRegistry, DaemonBackend, DaemonSpec
 from gd2.daemons.layout import NodePaths, brick_spec, shd_spec
@@ -43,8 +44,9 @@ class VolumeRuntime:
 
     def __init__(self, volumes: VolumeService, node: LocalNode, paths: NodePaths, backend: DaemonBackend,
                  registry: BrickRegistry, supervisor: Supervisor, coordinator: Coordinator,
-                 published: Callable[[], Awaitable[None]] | None = None) -> None:
+                 published: Callable[[], Awaitable[None]] | None = None, hooks: HookPoints = NO_HOOKS) -> None:
         self._volumes = volumes
+        self._hooks = hooks
         self._published = published  # waits until other nodes can see this node's brick sign-ins
         self._coordinator = coordinator
         self._node = node
@@ -117,6 +119,7 @@ class VolumeRuntime:
         if was_started and not force:
             raise Conflict(f"volume {name} already started", {"name": name})
         args = {"volume": volume.model_dump(mode="json"), "force": force, "was_started": was_started}
+        await self._hooks.pre("start", name)
         results = await self._coordinator.run("vol-start", [
             TxnStep("vol-start.StartBricks", owners(volume), args),
             TxnStep("vol-start.MarkStarted", (), args),
@@ -126,6 +129,7 @@ class VolumeRuntime:
             errors.update(node_errors or {})
         volume = await self._volumes.get(name)
         log.info("volume started", volume=name, bricks=len(volume.bricks), failed=len(errors))
+        self._hooks.post("start", name)
         status = await self.status(name)
         bricks = [b.model_copy(update={"error": errors[b.id]}) if b.id in errors and not b.online else b
                   for b in status.bricks]
@@ -208,11 +212,13 @@ class VolumeRuntime:
         if volume.state is not VolumeState.STARTED and not force:
             raise Conflict(f"volume {name} is not started", {"name": name})
         args = {"volume": volume.model_dump(mode="json")}
+        await self._hooks.pre("stop", name)
         await self._coordinator.run("vol-stop", [
             TxnStep("vol-stop.StopBricks", owners(volume), args),
             TxnStep("vol-stop.MarkStopped", (), args),
         ], locks=[f"volume/{name}"])
         log.info("volume stopped", volume=name)
+        self._hooks.post("stop", name)
         return await self._volumes.get(name)
 
     async def status(self, name: str) -> VolumeStatus:

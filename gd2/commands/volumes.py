@@ -12,7 +12,8 @@ run on the nodes that own bricks (the brick steps) or on the initiator:
                               (undo: set it again)
     vol-delete.DeleteVolume   compare-and-swap delete of the record                    initiator
 
-The lock ``volume/<name>`` is held for the whole transaction.
+The lock ``volume/<name>`` is held for the whole transaction.  Hook scripts
+(gd2.commands.hooks) run around it: pre before, post once it has released its lock.
 
 Reads answer from the store and never wait on a transaction.
 """
@@ -32,6 +33,7 @@ import trio
 from gd2 import brickfs
 from gd2.api.models import Brick, Volume, VolumeCreateRequest, VolumeState
 from gd2.commands import keys
+from gd2.commands.hooks import NO_HOOKS, HookPoints
 from gd2.commands.peers import PeerService
 from gd2.errors import Conflict, NotFound
 from gd2.model.layout import plan_volume
@@ -48,8 +50,10 @@ StrList = list[str]
 
 
 class VolumeService:
-    def __init__(self, store: Store, node: LocalNode, peers: PeerService, coordinator: Coordinator) -> None:
+    def __init__(self, store: Store, node: LocalNode, peers: PeerService, coordinator: Coordinator,
+                 hooks: HookPoints = NO_HOOKS) -> None:
         self._store = store
+        self._hooks = hooks
         self._node = node
         self._peers = peers
         self._coordinator = coordinator
@@ -88,6 +92,7 @@ class VolumeService:
         volume = volume.model_copy(update={"options": create_defaults(volume.type)})
         nodes = owners(volume)
         args = {"volume": volume.model_dump(mode="json"), "force": req.force}
+        await self._hooks.pre("create", volume.name)
         await self._coordinator.run("vol-create", [
             TxnStep("vol-create.CheckBricks", nodes, args),
             TxnStep("vol-create.PrepareBricks", nodes, args),
@@ -95,6 +100,7 @@ class VolumeService:
         ], locks=[f"volume/{volume.name}"])
         log.info("volume created", volume=volume.name, volume_id=volume.id, type=volume.type.value,
                  bricks=len(volume.bricks))
+        self._hooks.post("create", volume.name)
         return volume
 
     async def delete(self, name: str) -> None:
@@ -103,11 +109,13 @@ class VolumeService:
         if volume.state is VolumeState.STARTED:
             raise Conflict(f"volume {name} is started; stop it before deleting it", {"name": name})
         args = {"volume": volume.model_dump(mode="json"), "revision": entry.mod_revision}
+        await self._hooks.pre("delete", name)
         await self._coordinator.run("vol-delete", [
             TxnStep("vol-delete.ReleaseBricks", owners(volume), args),
             TxnStep("vol-delete.DeleteVolume", (), args),
         ], locks=[f"volume/{name}"])
         log.info("volume deleted", volume=name, volume_id=volume.id)
+        self._hooks.post("delete", name)
 
     # ---- the steps, on the nodes that own bricks (registered by the composition root) -----------
 
