@@ -6,6 +6,6 @@ nowhere else); ``gd2.testing.FakeStore`` is the in-memory fake that passes
 the same conformance tests.
 """
 
-from gd2.store.base import Entry, Store
+from gd2.store.base import Change, Entry, Store
 
-__all__ = ["Entry", "Store"]
+__all__ = ["Change", "Entry", "Store"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -15,6 +17,15 @@ class Entry:
     schema: int
     value: Any
     mod_revision: int
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change seen by a watch: ``entry`` is the new value, None when the key was deleted."""
+
+    key: str
+    revision: int
+    entry: Entry | None
 
 
 class Store(Protocol):
@@ -49,5 +60,15 @@ class Store(Protocol):
         ...
 
     async def revoke_lease(self, lease: int) -> None: ...
+
+    def watch_prefix(self, prefix: str) -> AbstractAsyncContextManager[AsyncIterator[Change]]:
+        """Watch the keys under ``prefix`` from now on (the watch exists once entered).
+
+        The iterator yields changes in revision order and raises
+        ``gd2.errors.Unavailable`` when the watch breaks (the store went away,
+        or the reader fell too far behind): open a new watch, then list the
+        prefix, to catch up.
+        """
+        ...
 
     async def close(self) -> None: ...

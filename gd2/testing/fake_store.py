@@ -7,12 +7,15 @@ call :meth:`expire_lease` to simulate a node dying.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import trio
 
 from gd2.store import codec
-from gd2.store.base import Entry
+from gd2.store.base import Change, Entry
+from gd2.store.watch import ChangeStream
 
 
 class FakeStore:
@@ -21,6 +24,7 @@ class FakeStore:
         self._revision = 0
         self._leases: set[int] = set()
         self._next_lease = 1000
+        self._watches: list[tuple[str, ChangeStream]] = []
 
     def _entry(self, key: str) -> Entry | None:
         item = self._data.get(key)
@@ -34,6 +38,27 @@ class FakeStore:
             raise KeyError(f"lease {lease} not found")
         self._revision += 1
         self._data[key] = (codec.encode(kind, value), self._revision, lease)
+        self._notify(key, self._entry(key))
+
+    def _notify(self, key: str, entry: Entry | None) -> None:
+        for prefix, stream in self._watches:
+            if key.startswith(prefix):
+                stream.push([Change(key, self._revision, entry)])
+
+    @contextlib.asynccontextmanager
+    async def watch_prefix(self, prefix: str) -> AsyncIterator[AsyncIterator[Change]]:
+        await trio.lowlevel.checkpoint()
+        watch = (prefix, ChangeStream(f"watch on {prefix or '/'}"))
+        self._watches.append(watch)
+        try:
+            yield watch[1]
+        finally:
+            self._watches.remove(watch)
+
+    def break_watches(self, reason: str = "the store went away") -> None:
+        """End every open watch with an error, as a lost etcd connection does."""
+        for _, stream in self._watches:
+            stream.fail(reason)
 
     async def get(self, key: str) -> Entry | None:
         await trio.lowlevel.checkpoint()
@@ -69,6 +94,7 @@ class FakeStore:
             return False
         del self._data[key]
         self._revision += 1
+        self._notify(key, None)
         return True
 
     async def grant_lease(self, ttl: int) -> int:
@@ -91,6 +117,7 @@ class FakeStore:
         for key in [k for k, (_, _, attached) in self._data.items() if attached == lease]:
             del self._data[key]
             self._revision += 1
+            self._notify(key, None)
 
     async def close(self) -> None:
         await trio.lowlevel.checkpoint()

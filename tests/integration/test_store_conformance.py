@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+import trio
 
 from gd2.errors import InternalError, Unavailable
 from gd2.store import Store
@@ -95,3 +96,39 @@ async def test_unreachable_etcd_is_unavailable() -> None:
     with pytest.raises(Unavailable, match="did not answer"):
         await store.get("volumes/v")
     await store.close()
+
+
+async def test_watch_sees_changes_under_its_prefix_in_order(store: Store) -> None:
+    await store.put("events/0", "event", {"n": 0})  # before the watch: not seen
+    async with store.watch_prefix("events/") as changes:
+        await store.put("events/1", "event", {"n": 1})
+        await store.put("other/x", "x", {})
+        lease = await store.grant_lease(30)
+        await store.put("events/2", "event", {"n": 2}, lease=lease)
+        await store.delete("events/1")
+        await store.revoke_lease(lease)
+        seen = []
+        with trio.fail_after(10):
+            async for change in changes:
+                seen.append(change)
+                if len(seen) == 4:
+                    break
+    assert [(c.key, c.entry is not None) for c in seen] == [
+        ("events/1", True), ("events/2", True), ("events/1", False), ("events/2", False)]
+    assert [c.revision for c in seen] == sorted(c.revision for c in seen)
+    first = seen[0].entry
+    assert first is not None and (first.kind, first.value, first.mod_revision) == ("event", {"n": 1}, seen[0].revision)
+    entry = await store.get("events/0")
+    assert entry is not None and seen[0].revision > entry.mod_revision
+
+
+async def test_a_closed_watch_hears_nothing_more(store: Store) -> None:
+    async with store.watch_prefix("w/") as changes:
+        await store.put("w/a", "x", 1)
+        with trio.fail_after(10):
+            assert (await changes.__anext__()).key == "w/a"
+    await store.put("w/b", "x", 2)  # no reader left: must not break or pile up anywhere
+    async with store.watch_prefix("w/") as changes:
+        await store.put("w/c", "x", 3)
+        with trio.fail_after(10):
+            assert (await changes.__anext__()).key == "w/c"
