@@ -13,6 +13,9 @@ OPENAPI = "/openapi.json"
 PEERS = "/v1/peers"
 VOLUMES = "/v1/volumes"
 DEBUG_STORE = "/v1/debug/store"
+EVENTS = "/v1/events"
+EVENTS_STREAM = "/v1/events/stream"
+WEBHOOKS = "/v1/events/webhooks"
 
 
 def volume(name: str) -> str:
@@ -38,6 +41,10 @@ def volume_options(name: str) -> str:
 
 def volume_options_reset(name: str) -> str:
     return f"{VOLUMES}/{name}/options/reset"
+
+
+def webhook(ref: str) -> str:
+    return f"{WEBHOOKS}/{ref}"
 
 
 REQUEST_ID_HEADER = "X-Request-ID"

@@ -105,8 +105,7 @@ _PORT_KEYS = ("sunrpc_port", "peer_port", "rest_port", "join_port", "etcd_client
 _PATH_KEYS = ("localstatedir", "rundir", "logdir", "plugin_dir")
 _FLOAT_KEYS = ("etcd_start_timeout", "store_timeout", "request_timeout", "shutdown_timeout", "hook_timeout",
                "brick_start_timeout", "etcd_member_grace", "pool_check_interval",
-               "plugin_start_timeout")
-_FLOAT_KEYS += ("events_retention", "webhook_max_backoff", "webhook_timeout")
+               "plugin_start_timeout", "events_retention", "webhook_max_backoff", "webhook_timeout")
 _COUNT_KEYS = ("webhook_attempts",)
 _STR_KEYS = ("address", "etcd_binary", "log_level", "log_format", "xlator_dir", "daemon_backend", "log_target")
 _LOG_TARGETS = ("auto", "stderr", "journal")
