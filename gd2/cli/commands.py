@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gd2
 from gd2.api import routes
-from gd2.cli import render
+from gd2.cli import events, render
 from gd2.cli.errors import UsageError
 from gd2.cli.volume_args import parse_create
 
@@ -32,6 +32,7 @@ COMMANDS = (
     ("peer add HOST[:PORT]", "add an empty node to the pool (PORT: its join port, default 24010)"),
     ("peer remove ID|NAME|HOST [force]", "remove a node (force: even while it is offline)"),
     ("peer list", "list the peers of the pool (also: pool list)"),
+    *events.COMMANDS,
     ("debug store [PREFIX]", "show the decoded store entries under PREFIX"),
     ("version", "show the versions of gd2ctl and glusterd2"),
     ("help", "show this help"),
@@ -41,17 +42,18 @@ COMMANDS = (
 class Call:
     """One request to make, and how to turn its JSON answer into text."""
 
-    __slots__ = ("body", "exit_status", "method", "path", "preface", "render")
+    __slots__ = ("body", "exit_status", "method", "path", "preface", "render", "stream")
 
     def __init__(self, method: str, path: str, render: Callable[[Any], str], *,
                  body: dict[str, object] | None = None, preface: str = "",
-                 exit_status: Callable[[Any], int] | None = None) -> None:
+                 exit_status: Callable[[Any], int] | None = None, stream: bool = False) -> None:
         self.method = method
         self.path = path
         self.render = render
         self.body = body
         self.preface = preface  # printed before the request is made (text mode only)
         self.exit_status = exit_status  # non-zero for a partial success (e.g. a brick failed to start)
+        self.stream = stream  # a streaming response (events watch): gd2.cli.events.watch prints it
 
 
 def quote(text: str, safe: str = "") -> str:
@@ -82,6 +84,8 @@ def plan(words: list[str]) -> Call:
             return Call("DELETE", f"{routes.PEERS}/{quote(rest[1])}{force}",
                         lambda data: "peer remove: success\n")
         raise _unknown(noun, rest)
+    if noun == "events":
+        return events.plan(rest, Call, quote)
     if noun == "debug":
         if rest[:1] == ["store"] and len(rest) <= 2:
             prefix = rest[1] if len(rest) == 2 else ""

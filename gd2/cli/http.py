@@ -13,6 +13,7 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
 _MAX_HEAD = 64 * 1024
@@ -259,3 +260,117 @@ def _read_chunked(reader: _Reader) -> bytes:
         body += reader.exact(size)
         if reader.line():
             raise _ProtocolError("chunk not followed by CRLF")
+
+
+class Stream:
+    """A response whose body is read as it arrives (``gd2ctl events watch``); ``close()`` it when done."""
+
+    __slots__ = ("_chunked", "_length", "_reader", "_sock", "headers", "reason", "status")
+
+    def __init__(self, sock: _socket.socket, reader: _IdleReader, status: int, reason: str,
+                 headers: dict[str, str]) -> None:
+        self._sock = sock
+        self._reader = reader
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self._chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        length = headers.get("content-length", "").strip()
+        self._length = int(length) if length.isdigit() else None
+
+    def _pieces(self) -> Iterator[bytes]:
+        reader = self._reader
+        if self._chunked:
+            while True:
+                if reader.at_end():
+                    return  # the server closed between two chunks: the stream ended (glusterd2 stopped)
+                size_text = reader.line().split(b";", 1)[0].strip()
+                try:
+                    size = int(size_text, 16)
+                except ValueError:
+                    raise _ProtocolError(f"bad chunk size {size_text[:20]!r}") from None
+                if size == 0:
+                    return
+                yield reader.exact(size)
+                if reader.line():
+                    raise _ProtocolError("chunk not followed by CRLF")
+        elif self._length is not None:
+            yield reader.exact(self._length)
+        else:
+            while piece := reader.some():
+                yield piece
+
+    def lines(self) -> Iterator[bytes]:
+        """Each line of the body (without its newline) as soon as it is complete."""
+        pending = b""
+        try:
+            for piece in self._pieces():
+                pending += piece
+                *complete, pending = pending.split(b"\n")
+                yield from complete
+        except _ProtocolError as exc:
+            raise TransportError(f"invalid HTTP response: {exc}", sent=True) from None
+        except TimeoutError:
+            raise TransportError("glusterd2 went silent (no heartbeat)", sent=True) from None
+        except OSError as exc:
+            raise TransportError(_reason(exc, 0), sent=True) from None
+        if pending:
+            yield pending
+
+    def read_all(self) -> bytes:
+        return b"\n".join(self.lines())
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class _IdleReader(_Reader):
+    """Reads that each may wait ``idle`` seconds (a stream has no overall deadline)."""
+
+    def __init__(self, sock: _socket.socket, idle: float) -> None:
+        super().__init__(sock, time.monotonic() + idle)
+        self.idle = idle
+
+    def _fill(self) -> bool:
+        self._deadline = time.monotonic() + self.idle
+        return super()._fill()
+
+    def at_end(self) -> bool:
+        """True when the connection is closed and everything has been read (waits for data)."""
+        return not self._buf and not self._fill()
+
+    def some(self) -> bytes:
+        if not self._buf and not self._fill():
+            return b""
+        out = bytes(self._buf)
+        self._buf.clear()
+        return out
+
+
+def open_stream(endpoint: Endpoint, method: str, target: str, *, headers: list[tuple[str, str]],
+                timeout: float, idle: float) -> Stream:
+    """Send a request and read the response head within ``timeout``; the body is then read with
+    :meth:`Stream.lines`, each read waiting at most ``idle`` seconds."""
+    data = encode_request(endpoint, method, target, headers, None)
+    try:
+        sock = _connect(endpoint, timeout)
+    except OSError as exc:
+        raise TransportError(_reason(exc, timeout), sent=False) from None
+    try:
+        sock.sendall(data)
+        reader = _IdleReader(sock, min(timeout, idle))
+        while True:
+            status, reason, head = _read_head(reader)
+            if not 100 <= status < 200:
+                break
+        reader.idle = idle
+    except TimeoutError:
+        sock.close()
+        raise TransportError(f"no answer within {timeout:g} s", sent=True) from None
+    except _ProtocolError as exc:
+        sock.close()
+        raise TransportError(f"invalid HTTP response: {exc}", sent=True) from None
+    except OSError as exc:
+        sock.close()
+        raise TransportError(_reason(exc, timeout), sent=True) from None
+    return Stream(sock, reader, status, reason, head)

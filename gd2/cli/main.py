@@ -13,7 +13,7 @@ import sys
 
 import gd2
 from gd2.api.routes import REQUEST_ID_HEADER
-from gd2.cli import http
+from gd2.cli import events, http
 from gd2.cli.commands import COMMANDS, Call, plan
 from gd2.cli.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_USAGE, CommandFailed, UsageError
 
@@ -86,6 +86,11 @@ def parse_args(argv: list[str]) -> tuple[Options, list[str]]:
                 index += 1
             else:
                 raise UsageError(f"option {name} needs a value")
+        elif arg.partition("=")[0] in events.VALUED_OPTIONS:  # a command's own option: passed on
+            words.append(arg)
+            if "=" not in arg and index < len(argv):
+                words.append(argv[index])
+                index += 1
         elif arg.startswith("-") and arg != "-":
             raise UsageError(f"unknown option {arg!r}")
         else:
@@ -149,6 +154,9 @@ def execute(call: Call, opts: Options, environ: Mapping[str, str]) -> int:
     request_id = os.urandom(8).hex()
     headers = [("User-Agent", f"gd2ctl/{gd2.__version__}"), ("Accept", "application/json"),
                (REQUEST_ID_HEADER, request_id), *auth]
+    if call.stream:
+        return events.watch(endpoint, call.path, headers, as_json=opts.json, timeout=opts.timeout,
+                            error_message=error_message)
     body = json.dumps(call.body).encode() if call.body is not None else None
     try:
         response = http.request(endpoint, call.method, call.path, headers=headers, body=body, timeout=opts.timeout)

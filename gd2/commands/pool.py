@@ -35,10 +35,12 @@ import msgpack
 import structlog
 import trio
 
+from gd2.api.events import EventKind
 from gd2.api.models import Peer
 from gd2.commands import keys
 from gd2.commands.peers import PeerService
 from gd2.errors import Conflict, GD2Error, InvalidRequest, NotFound, Unavailable
+from gd2.events import NO_EVENTS, EventSink
 from gd2.model.node import LocalNode
 from gd2.peer import (
     PROTOCOL_VERSION,
@@ -145,6 +147,8 @@ def member_client_urls(member: Any) -> tuple[str, ...]:
 class PoolService:
     """``peer add`` / ``peer remove`` on this (member) node."""
 
+    events: EventSink = NO_EVENTS  # the composition root sets the pool's event publisher
+
     def __init__(self, store: Store, etcd: EtcdMembership | None, node: LocalNode, peers: PeerService,
                  tls: Callable[[], TLSMaterial], *, etcd_members: int, join_port: int,
                  join_timeout: float = 60.0, lock_ttl: int = 10, lock_wait: float = 10.0,
@@ -225,6 +229,7 @@ class PoolService:
                             cluster_id=self._node.cluster_id, peer_port=ports.peer_port, etcd="client")
                 await self._join(stranger, hello.csr, peer, ports)
         log.info("peer added", peer=peer.id, name=peer.name, address=host)
+        self.events.emit(EventKind.PEER_ADD, peer=peer.id, message=f"peer {peer.name} ({host}) joined the pool")
         return (await self._find(peer.id)) or peer
 
     async def _join(self, stranger: PeerClient, csr: bytes, peer: Peer, ports: NodePorts) -> None:
@@ -342,6 +347,8 @@ class PoolService:
             except (GD2Error, trio.TooSlowError) as exc:
                 log.warning("removed peer was not told to leave", peer=peer.id, error=str(exc))
         log.info("peer removed", peer=peer.id, name=peer.name, forced=force)
+        self.events.emit(EventKind.PEER_REMOVE, peer=peer.id, message=f"peer {peer.name} removed from the pool"
+                         + (" (forced)" if force else ""))
         await self.keep_etcd_members()
 
     async def _remove_etcd_member(self, peer: Peer) -> None:

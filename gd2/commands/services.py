@@ -15,6 +15,7 @@ from gd2.commands.volumes import VolumeService
 from gd2.daemons.base import BrickRegistry, DaemonBackend
 from gd2.daemons.layout import NodePaths
 from gd2.daemons.supervisor import Supervisor
+from gd2.events import EventService
 from gd2.model.node import LocalNode
 from gd2.store import Store
 from gd2.txn import Coordinator, StepRegistry
@@ -30,21 +31,24 @@ class Services:
     options: OptionService
     volfiles: VolfileService
     pool: PoolService
+    events: EventService
 
 
 def build_services(store: Store, node: LocalNode, *, paths: NodePaths, volfiles: VolfileService,
                    backend: DaemonBackend, registry: BrickRegistry, notifier: VolfileNotifier,
                    validator: OptionValidator, supervisor: Supervisor, coordinator: Coordinator,
-                   steps: StepRegistry, peers: PeerService, pool: PoolService,
+                   steps: StepRegistry, peers: PeerService, pool: PoolService, events: EventService,
                    brick_state: BrickPublisher | None = None, hooks: HookPoints = NO_HOOKS) -> Services:
     """Wire the services together (called by the composition root); their transaction steps go into ``steps``."""
-    volumes = VolumeService(store, node, peers, coordinator, hooks)
+    volumes = VolumeService(store, node, peers, coordinator, hooks, events=events.sink)
     runtime = VolumeRuntime(volumes, node, paths, backend, registry, supervisor, coordinator,
-                            brick_state.wait_published if brick_state is not None else None, hooks)
+                            brick_state.wait_published if brick_state is not None else None, hooks,
+                            events=events.sink)
+    pool.events = events.sink
     for step in (*volumes.steps(), *runtime.steps()):
         steps.add(step)
     return Services(
         node=node, store=store, peers=peers, volumes=volumes, runtime=runtime,
-        options=OptionService(volumes, validator, notifier, hooks),
-        volfiles=volfiles, pool=pool,
+        options=OptionService(volumes, validator, notifier, hooks, events=events.sink),
+        volfiles=volfiles, pool=pool, events=events,
     )

@@ -46,7 +46,9 @@ class VolfileChanges:
         before, self._seen = self._seen, now
         if before is None:
             return False
-        changed = [k for k, digest in now.items() if before.get(k) not in (None, digest)]
+        # A volume seen for the first time counts too: it may have been created and changed
+        # between two looks, after a client of this node fetched its first volfile.
+        changed = [k for k, digest in now.items() if before.get(k) != digest]
         if not changed:
             return False
         log.info("volume graphs changed elsewhere; asking local processes to fetch their volfiles",

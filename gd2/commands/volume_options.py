@@ -17,12 +17,14 @@ from typing import Protocol
 import structlog
 import trio
 
+from gd2.api.events import EventKind
 from gd2.api.models import Volume
 from gd2.api.options import OptionList, OptionValue
 from gd2.commands import keys
 from gd2.commands.hooks import NO_HOOKS, HookPoints
 from gd2.commands.volumes import VolumeService
 from gd2.errors import Conflict, InvalidRequest
+from gd2.events import NO_EVENTS, EventSink
 from gd2.volgen.options import VolumeOption, all_keys, create_defaults, lookup
 from gd2.xlators import XlatorTable, check_toggle, check_value
 
@@ -85,8 +87,9 @@ class OptionValidator:
 
 class OptionService:
     def __init__(self, volumes: VolumeService, validator: OptionValidator, notifier: VolfileNotifier,
-                 hooks: HookPoints = NO_HOOKS) -> None:
+                 hooks: HookPoints = NO_HOOKS, events: EventSink = NO_EVENTS) -> None:
         self._volumes = volumes
+        self._events = events
         self._hooks = hooks
         self._validator = validator
         self._notifier = notifier
@@ -116,6 +119,8 @@ class OptionService:
         await self._hooks.pre("set", name, tuple(checked.items()))
         volume = await self._update(name, dict(checked))
         log.info("volume options set", volume=name, options=checked)
+        self._events.emit(EventKind.VOLUME_SET, volume=name, options=checked,
+                          message=f"volume {name}: " + ", ".join(f"{k}={v}" for k, v in checked.items()))
         self._hooks.post("set", name, tuple(checked.items()))
         return volume
 
@@ -130,6 +135,10 @@ class OptionService:
         await self._hooks.pre("reset", name)
         volume = await self._update(name, {k: defaults.get(k) for k in keys_}, reset_all=reset_all)
         log.info("volume options reset", volume=name, keys="all" if reset_all else keys_)
+        self._events.emit(EventKind.VOLUME_RESET, volume=name,
+                          options=None if reset_all else {k: volume.options.get(k, "") for k in keys_},
+                          message=f"volume {name}: " + ("all options reset" if reset_all else
+                                                        "reset " + ", ".join(keys_)))
         self._hooks.post("reset", name)
         return volume
 

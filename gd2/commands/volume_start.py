@@ -22,6 +22,7 @@ import structlog
 import trio
 
 from gd2 import brickfs
+from gd2.api.events import EventKind
 from gd2.api.models import Brick, Volume, VolumeState
 from gd2.api.runtime import BrickStatus, DaemonStatus, VolumeStartResult, VolumeStatus
 from gd2.commands import brick_state, keys
@@ -32,6 +33,7 @@ from gd2.daemons.layout import NodePaths, brick_spec, shd_spec
 from gd2.daemons.ports import allocate_port
 from gd2.daemons.supervisor import Supervisor
 from gd2.errors import BrickError, Conflict, GD2Error
+from gd2.events import NO_EVENTS, EventSink
 from gd2.model.node import LocalNode
 from gd2.txn import Coordinator, StepContext, StepFunctions, TxnStep
 from gd2.volgen import needs_shd
@@ -44,8 +46,10 @@ class VolumeRuntime:
 
     def __init__(self, volumes: VolumeService, node: LocalNode, paths: NodePaths, backend: DaemonBackend,
                  registry: BrickRegistry, supervisor: Supervisor, coordinator: Coordinator,
-                 published: Callable[[], Awaitable[None]] | None = None, hooks: HookPoints = NO_HOOKS) -> None:
+                 published: Callable[[], Awaitable[None]] | None = None, hooks: HookPoints = NO_HOOKS,
+                 events: EventSink = NO_EVENTS) -> None:
         self._volumes = volumes
+        self._events = events
         self._hooks = hooks
         self._published = published  # waits until other nodes can see this node's brick sign-ins
         self._coordinator = coordinator
@@ -129,6 +133,8 @@ class VolumeRuntime:
             errors.update(node_errors or {})
         volume = await self._volumes.get(name)
         log.info("volume started", volume=name, bricks=len(volume.bricks), failed=len(errors))
+        self._events.emit(EventKind.VOLUME_START, volume=name, message=f"volume {name} started" + (
+            f"; {len(errors)} of {len(volume.bricks)} bricks did not start" if errors else ""))
         self._hooks.post("start", name)
         status = await self.status(name)
         bricks = [b.model_copy(update={"error": errors[b.id]}) if b.id in errors and not b.online else b
@@ -218,6 +224,7 @@ class VolumeRuntime:
             TxnStep("vol-stop.MarkStopped", (), args),
         ], locks=[f"volume/{name}"])
         log.info("volume stopped", volume=name)
+        self._events.emit(EventKind.VOLUME_STOP, volume=name, message=f"volume {name} stopped")
         self._hooks.post("stop", name)
         return await self._volumes.get(name)
 

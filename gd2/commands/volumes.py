@@ -31,11 +31,13 @@ import structlog
 import trio
 
 from gd2 import brickfs
+from gd2.api.events import EventKind
 from gd2.api.models import Brick, Volume, VolumeCreateRequest, VolumeState
 from gd2.commands import keys
 from gd2.commands.hooks import NO_HOOKS, HookPoints
 from gd2.commands.peers import PeerService
 from gd2.errors import Conflict, NotFound
+from gd2.events import NO_EVENTS, EventSink
 from gd2.model.layout import plan_volume
 from gd2.model.names import check_volume_name
 from gd2.model.node import LocalNode
@@ -51,8 +53,9 @@ StrList = list[str]
 
 class VolumeService:
     def __init__(self, store: Store, node: LocalNode, peers: PeerService, coordinator: Coordinator,
-                 hooks: HookPoints = NO_HOOKS) -> None:
+                 hooks: HookPoints = NO_HOOKS, events: EventSink = NO_EVENTS) -> None:
         self._store = store
+        self._events = events
         self._hooks = hooks
         self._node = node
         self._peers = peers
@@ -100,6 +103,8 @@ class VolumeService:
         ], locks=[f"volume/{volume.name}"])
         log.info("volume created", volume=volume.name, volume_id=volume.id, type=volume.type.value,
                  bricks=len(volume.bricks))
+        self._events.emit(EventKind.VOLUME_CREATE, volume=volume.name,
+                          message=f"volume {volume.name} created: {volume.type.value}, {len(volume.bricks)} bricks")
         self._hooks.post("create", volume.name)
         return volume
 
@@ -115,6 +120,7 @@ class VolumeService:
             TxnStep("vol-delete.DeleteVolume", (), args),
         ], locks=[f"volume/{name}"])
         log.info("volume deleted", volume=name, volume_id=volume.id)
+        self._events.emit(EventKind.VOLUME_DELETE, volume=name, message=f"volume {name} deleted")
         self._hooks.post("delete", name)
 
     # ---- the steps, on the nodes that own bricks (registered by the composition root) -----------

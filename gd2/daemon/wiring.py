@@ -26,6 +26,7 @@ from gd2.commands.volfile_changes import VolfileChanges
 from gd2.commands.volfiles import VolfileService
 from gd2.commands.volume_options import OptionValidator
 from gd2.config import Config
+from gd2.daemon.eventing import EventParts, build_events, daemon_notice
 from gd2.daemon.membership import Membership
 from gd2.daemon.state import PoolState, save_pool
 from gd2.daemons.base import DaemonBackend, DaemonSpec
@@ -65,6 +66,7 @@ class Wired:
     peer_server: PeerServer
     brick_state: BrickPublisher  # publishes this node's brick sign-ins (run it in the nursery)
     hooks: VolumeHooks  # hook scripts; its task runs the post scripts (run it in the nursery)
+    events: EventParts  # the event stream: publisher, feed, webhook delivery (run it in the nursery)
 
 
 async def pick_backend(config: Config) -> str:
@@ -96,8 +98,9 @@ def wire(config: Config, node: LocalNode, endpoints: Sequence[str], backend_kind
         if spec.signs_in_as is not None:
             await registry.wait_signed_in(spec.signs_in_as)
 
+    events = build_events(config, store, node)
     supervisor = Supervisor(backend, Policy(), ready=signed_in, ready_timeout=config.brick_start_timeout,
-                            stop_grace=config.shutdown_timeout)
+                            stop_grace=config.shutdown_timeout, notice=daemon_notice(events.publisher))
     validator = OptionValidator(pending=True)
 
     # Transactions: every node registers the same steps; other nodes' steps go over the peer protocol.
@@ -123,14 +126,14 @@ def wire(config: Config, node: LocalNode, endpoints: Sequence[str], backend_kind
     services = build_services(store, node, paths=paths, volfiles=volfiles, backend=backend, registry=registry,
                               notifier=sunrpc, validator=validator, supervisor=supervisor,
                               coordinator=coordinator, steps=steps, peers=peers, pool=pool_service,
-                              brick_state=brick_state, hooks=hooks)
+                              brick_state=brick_state, hooks=hooks, events=events.service)
     membership = Membership(node=node, store=store, executor=local, ports=ports,
                             localstatedir=config.localstatedir, restart=restart)
     steps.register(PROMOTE_STEP, membership.become_etcd_member)
     peer_server = PeerServer(membership, tls, address=config.address, peer_port=config.peer_port,
                              join_port=config.join_port, stop_grace=1.0)
     return Wired(store, registry, sunrpc, supervisor, validator, services, backend_kind, bus, coordinator,
-                 executor, remote, peer_server, brick_state, hooks)
+                 executor, remote, peer_server, brick_state, hooks, events)
 
 
 async def read_xlator_tables(config: Config, validator: OptionValidator) -> None:

@@ -31,6 +31,9 @@ class DaemonExited(GD2Error):
 
 Readiness = Callable[[DaemonSpec], Awaitable[None]]
 SpecFactory = Callable[[], DaemonSpec]
+# Told (what, daemon name, detail) when a daemon "started", "stopped", "died", "restarted" or
+# "failed" (gave up on); the composition root turns these into events.  Must not block.
+DaemonNotice = Callable[[str, str, str], None]
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,10 @@ class Supervised:
 
 class Supervisor:
     def __init__(self, backend: DaemonBackend, policy: Policy, *, ready: Readiness | None = None,
-                 ready_timeout: float = 60.0, stop_grace: float = 10.0, poll_interval: float = 1.0) -> None:
+                 ready_timeout: float = 60.0, stop_grace: float = 10.0, poll_interval: float = 1.0,
+                 notice: DaemonNotice | None = None) -> None:
         self._backend = backend
+        self._notice = notice
         self._policy = policy
         self._ready = ready
         self._ready_timeout = ready_timeout
@@ -119,6 +124,13 @@ class Supervisor:
         return Supervised(name=name, running=state.running, pid=state.pid, restarts=memory.restarts,
                           failed=memory.failed, last_error=memory.last_error)
 
+    def _tell(self, what: str, name: str, detail: str = "") -> None:
+        if self._notice is not None:
+            try:
+                self._notice(what, name, detail)
+            except Exception as exc:  # a listener's bug must not stop supervision
+                log.error("daemon notice failed", daemon=name, what=what, error=f"{type(exc).__name__}: {exc}")
+
     # ---- the loop -------------------------------------------------------------------------------
 
     async def _next_round(self) -> None:
@@ -163,6 +175,7 @@ class Supervisor:
             if memory.deaths != before.deaths and len(memory.deaths) >= len(before.deaths):
                 why = f"exited unexpectedly; log: {log_tail(self._specs[name].logfile)}"
                 log.warning("daemon died", daemon=name, log=why)
+                self._tell("died", name, why)
                 failed = f"{memory.failed}; last: {why}" if memory.failed and not before.failed else memory.failed
                 memory = replace(memory, last_error=why, failed=failed)
             self._memory[name] = memory
@@ -172,6 +185,7 @@ class Supervisor:
             if action.verb is Verb.FAIL:
                 log.error("daemon failed; not restarting it", daemon=action.name,
                           reason=self._memory[action.name].failed or action.reason)
+                self._tell("failed", action.name, self._memory[action.name].failed or action.reason)
         stopping = {spec.name for spec in stops}
         if any(set(spec.depends_on) & stopping for spec in stops):
             for spec in stops:  # in the planner's order: dependents first
@@ -180,6 +194,8 @@ class Supervisor:
             async with trio.open_nursery() as nursery:  # independent: all at once
                 for spec in stops:
                     nursery.start_soon(self._backend.stop, spec, self._stop_grace)
+        for spec in stops:
+            self._tell("stopped", spec.name)
         if starts:
             async with trio.open_nursery() as nursery:
                 for name in starts:
@@ -239,10 +255,12 @@ class Supervisor:
             if len(deaths) >= self._policy.max_deaths:
                 failed = f"failed to start {len(deaths)} times within {self._policy.window:g}s: {error}"
                 log.error("daemon failed; not restarting it", daemon=name, reason=failed)
+                self._tell("failed", name, failed)
             self._memory[name] = replace(memory, deaths=deaths, last_error=error, was_running=False, failed=failed,
                                          not_before=now + self._policy.backoff(len(deaths)))
             return
         if restarting:
             log.warning("daemon restarted", daemon=name, pid=pid, restarts=memory.restarts + 1)
+        self._tell("restarted" if restarting else "started", name, f"pid {pid}")
         self._memory[name] = replace(memory, was_running=True, last_error=None,
                                      restarts=memory.restarts + (1 if restarting else 0))

@@ -9,7 +9,7 @@ import gd2
 from gd2.commands.services import Services
 from gd2.rest.errors import install_error_handlers
 from gd2.rest.middleware import BearerAuth, RequestContext
-from gd2.rest.routes import debug, peers, system, volume_options, volume_runtime, volumes
+from gd2.rest.routes import debug, events, peers, system, volume_options, volume_runtime, volumes
 
 
 def create_api(services: Services, request_timeout: float) -> FastAPI:
@@ -28,6 +28,7 @@ def create_api(services: Services, request_timeout: float) -> FastAPI:
     app.include_router(volume_runtime.router(services.runtime, request_timeout))
     app.include_router(volume_options.router(services.options, request_timeout))
     app.include_router(debug.router(services, request_timeout))
+    app.include_router(events.router(services.events, request_timeout))
     return app
 
 

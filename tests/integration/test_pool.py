@@ -97,3 +97,25 @@ def test_replica_3_across_nodes_mounted_through_two_nodes(pool3: list[DaemonProc
         one.ctl("volume", "stop", "r3", check=True)
     one.ctl("volume", "delete", "r3", check=True)
     assert _peers(three) and json.loads(three.ctl("--json", "volume", "list").stdout or "{}") is not None
+
+
+def test_an_option_set_on_one_node_reaches_a_client_mounted_through_another(
+        daemon_factory: Callable[..., DaemonProcess], brick_fs: Path, tmp_path: Path) -> None:
+    one, two = daemon_factory(name="one"), daemon_factory(name="two")
+    one.ctl("peer", "add", two.address, check=True, timeout=120)
+    one.ctl("volume", "create", "xv", "replica", "2", f"{one.address}:{brick_fs / 'x1'}",
+            f"{two.address}:{brick_fs / 'x2'}", "force", check=True)
+    one.ctl("volume", "start", "xv", check=True)
+    try:
+        with mounted(two, "xv", tmp_path / "m", tmp_path / "m.log") as mnt:
+            (mnt / "before").write_text("x")
+            one.ctl("volume", "set", "xv", "performance.write-behind", "off", check=True)
+            log = tmp_path / "m.log"
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and log.read_text().count("switched to graph") < 2:
+                os.listdir(mnt)
+                time.sleep(0.2)
+            assert log.read_text().count("switched to graph") >= 2, "the client never took the new volfile"
+            assert (mnt / "before").read_text() == "x"
+    finally:
+        one.ctl("volume", "stop", "xv", check=True)

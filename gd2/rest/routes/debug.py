@@ -14,6 +14,8 @@ def _redacted(value: object) -> object:
     # Volume records carry the brick login password; the dump is for reading state, not secrets.
     if isinstance(value, dict) and isinstance(value.get("auth"), dict):
         return {**value, "auth": {**value["auth"], "password": "<redacted>"}}
+    if isinstance(value, dict) and value.get("secret"):  # a webhook's signing secret
+        return {**value, "secret": "<redacted>"}
     return value
 
 
