@@ -9,6 +9,7 @@ from __future__ import annotations
 import gd2
 from gd2.api import routes
 from gd2.cli import events, render
+from gd2.cli import plugins as plugin_commands
 from gd2.cli.errors import UsageError
 from gd2.cli.volume_args import parse_create
 
@@ -34,6 +35,7 @@ COMMANDS = (
     ("peer list", "list the peers of the pool (also: pool list)"),
     *events.COMMANDS,
     ("debug store [PREFIX]", "show the decoded store entries under PREFIX"),
+    *plugin_commands.COMMANDS,
     ("version", "show the versions of gd2ctl and glusterd2"),
     ("help", "show this help"),
 )
@@ -92,6 +94,9 @@ def plan(words: list[str]) -> Call:
             path = f"{routes.DEBUG_STORE}?prefix={quote(prefix, '/')}" if prefix else routes.DEBUG_STORE
             return Call("GET", path, lambda data: render.store_dump(data.get("entries") or [], prefix))
         raise _unknown(noun, rest)
+    if noun in ("plugin", "bitrot"):
+        method, path, shown = plugin_commands.plan(noun, rest)
+        return Call(method, path, shown)
     if noun == "version":
         _no_more(rest, "version")
         return Call("GET", routes.VERSION, render.daemon_version, preface=f"gd2ctl {gd2.__version__}\n")

@@ -9,6 +9,7 @@ lookup.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -19,7 +20,18 @@ from gd2.commands import keys
 from gd2.errors import GD2Error
 from gd2.model.node import LocalNode
 from gd2.store import Store
-from gd2.volgen import VolfileKind, brick_volfile, client_volfile, find_brick, resolve_key, shd_volfile
+from gd2.volgen import (
+    ExtraXlator,
+    VolfileKind,
+    brick_volfile,
+    client_volfile,
+    find_brick,
+    resolve_key,
+    shd_volfile,
+)
+
+# (generation, rules): xlators from outside volgen's rules (plugins); the generation changes with them.
+ExtraRules = Callable[[], tuple[int, tuple[ExtraXlator, ...]]]
 
 log = structlog.get_logger(__name__)
 
@@ -49,7 +61,12 @@ class VolfileService:
         self._store = store
         self._node = node
         self._workdir = workdir
-        self._cache: dict[tuple[str, bool], tuple[int, str]] = {}
+        self._extra: ExtraRules | None = None
+        self._cache: dict[tuple[str, bool], tuple[tuple[int, int], str]] = {}
+
+    def extend(self, extra: ExtraRules) -> None:
+        """Apply ``extra`` rules too (the plugins'; gd2.plugins.host.PluginHost.volgen_rules)."""
+        self._extra = extra
 
     async def _volume(self, name: str) -> tuple[Volume, int] | None:
         entry = await self._store.get(keys.volume(name))
@@ -68,12 +85,13 @@ class VolfileService:
             return None
         volume, revision = found
         trusted = local_peer if wanted.kind is VolfileKind.CLIENT else True
+        generation, extra = self._extra() if self._extra is not None else (0, ())
         cached = self._cache.get((key, trusted))
-        if cached is not None and cached[0] == revision:
+        if cached is not None and cached[0] == (revision, generation):
             return cached[1]
         try:
             if wanted.kind is VolfileKind.CLIENT:
-                text = client_volfile(volume, trusted=trusted)
+                text = client_volfile(volume, trusted=trusted, extra=extra)
             elif wanted.kind is VolfileKind.SHD:
                 text = shd_volfile(volume)
             else:
@@ -81,11 +99,12 @@ class VolfileService:
                 if brick is None:
                     return None
                 count = await trio.to_thread.run_sync(shared_brick_count, volume, brick, self._node.peer_id)
-                text = brick_volfile(volume, brick, workdir=str(self._workdir), shared_brick_count=count)
+                text = brick_volfile(volume, brick, workdir=str(self._workdir), shared_brick_count=count,
+                                     extra=extra)
         except GD2Error as exc:
             log.info("no volfile for key", key=key, reason=exc.message)
             return None
-        self._cache[(key, trusted)] = (revision, text)
+        self._cache[(key, trusted)] = ((revision, generation), text)
         return text
 
     async def brick_known(self, path: str) -> bool:

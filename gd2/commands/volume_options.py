@@ -25,7 +25,7 @@ from gd2.commands.hooks import NO_HOOKS, HookPoints
 from gd2.commands.volumes import VolumeService
 from gd2.errors import Conflict, InvalidRequest
 from gd2.events import NO_EVENTS, EventSink
-from gd2.volgen.options import VolumeOption, all_keys, create_defaults, lookup
+from gd2.volgen.options import ValueKind, VolumeOption, all_keys, create_defaults, lookup
 from gd2.xlators import XlatorTable, check_toggle, check_value
 
 log = structlog.get_logger(__name__)
@@ -35,6 +35,14 @@ _TEMPLATE = re.compile(r"\{[a-z_]+\}")
 
 class VolfileNotifier(Protocol):
     async def notify_fetchspec(self) -> object: ...
+
+
+class ExtraOptions(Protocol):
+    """Volume options beyond volgen's catalogue (the plugins', gd2.plugins.host.PluginHost)."""
+
+    def option(self, key: str) -> VolumeOption | None: ...
+
+    def option_keys(self) -> tuple[str, ...]: ...
 
 
 def _unknown(key: str) -> InvalidRequest:
@@ -52,8 +60,22 @@ class OptionValidator:
         # read in the background (glusterd2 does not wait for them to serve); see provide().
         self._table = table
         self._loaded = trio.Event()
+        self._extra: ExtraOptions | None = None
         if not pending:
             self._loaded.set()
+
+    def extend(self, extra: ExtraOptions) -> None:
+        """Also accept the keys ``extra`` knows (after the catalogue's)."""
+        self._extra = extra
+
+    def lookup(self, key: str) -> VolumeOption | None:
+        spec = lookup(key)
+        if spec is None and self._extra is not None:
+            spec = self._extra.option(key)
+        return spec
+
+    def keys(self) -> tuple[str, ...]:
+        return all_keys() + (self._extra.option_keys() if self._extra is not None else ())
 
     def provide(self, table: XlatorTable | None) -> None:
         """The tables have been read (or could not be: None)."""
@@ -65,9 +87,14 @@ class OptionValidator:
         await self._loaded.wait()
 
     def check(self, key: str, value: str) -> str:
-        spec = lookup(key)
+        spec = self.lookup(key)
         if spec is None:
             raise _unknown(key)
+        if not spec.targets and spec.kind is ValueKind.BOOL:  # a plugin's key: only its declared kind
+            check_toggle(value, name=key)
+        if not spec.targets and spec.kind is ValueKind.INT and not value.strip().lstrip("-").isdigit():
+            raise InvalidRequest(f"invalid value {value!r} for {key}: must be an integer",
+                                 {"option": key, "value": value})
         if spec.choices and value.lower() not in (c.lower() for c in spec.choices):
             raise InvalidRequest(f"invalid value {value!r} for {key}: must be one of {', '.join(spec.choices)}",
                                  {"option": key, "value": value})
@@ -129,7 +156,7 @@ class OptionService:
         if not reset_all and not keys_:
             raise InvalidRequest("give the keys to reset, or all", {"keys": "empty"})
         for key in keys_:
-            if lookup(key) is None:
+            if self._validator.lookup(key) is None:
                 raise _unknown(key)
         defaults = create_defaults(volume.type)
         await self._hooks.pre("reset", name)
@@ -146,12 +173,12 @@ class OptionService:
         volume = await self._volumes.get(name)
         specs: list[VolumeOption]
         if key is not None:
-            spec = lookup(key)
+            spec = self._validator.lookup(key)
             if spec is None:
                 raise _unknown(key)
             specs = [spec]
         else:
-            specs = [s for k in all_keys() if (s := lookup(k)) is not None]
+            specs = [s for k in self._validator.keys() if (s := self._validator.lookup(k)) is not None]
         return OptionList(options=[
             OptionValue(key=s.key, value=volume.options.get(s.key, s.default or ""), default=s.default,
                         reconfigured=s.key in volume.options) for s in specs])

@@ -42,7 +42,8 @@ from gd2.store.membership import MemberRemoved
 
 log = structlog.get_logger("gd2.daemon")
 
-_HEAVY_MODULES = ("gd2.daemon.wiring", "gd2.daemon.tls", "gd2.rest.app", "gd2.rest.server", "gd2.sunrpc.server")
+_HEAVY_MODULES = ("gd2.daemon.wiring", "gd2.daemon.tls", "gd2.rest.app", "gd2.rest.server", "gd2.sunrpc.server",
+                  "gd2.daemon.plugging")
 
 
 def _make_dirs(config: Config) -> None:
@@ -173,9 +174,15 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
     await wiring.recover_transactions(wired, own=True)
     nursery.start_soon(wiring.keep_pool, wired, config.pool_check_interval, config.localstatedir, pool)
 
+    # Plugins (docs/plugins.md): probed, started in dependency order (bounded), then their daemons and events.
+    plugging = modules["gd2.daemon.plugging"]
+    plugins = plugging.wire_plugins(config, node, wired)
+    await nursery.start(plugins.run)
+
     rest_app = modules["gd2.rest.app"]
     serve_api = modules["gd2.rest.server"].serve_api
     api = rest_app.create_api(services, config.request_timeout)
+    plugging.mount(api, plugins, config.request_timeout)
     await nursery.start(lambda task_status: serve_api(
         rest_app.local_app(api), f"unix:{config.socket_path}", shutdown, umask=0o177,
         task_status=task_status))
