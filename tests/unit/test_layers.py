@@ -15,7 +15,7 @@ LAYERS: dict[str, int] = {
     "gd2.volgen": 0,
     "gd2.store": 1, "gd2.brickfs": 1,
     "gd2.xlators": 1, "gd2.peer": 1, "gd2.systemd": 1,
-    "gd2.hooks": 1,
+    "gd2.hooks": 1, "gd2.events": 1,
     "gd2.commands": 2, "gd2.txn": 2, "gd2.daemons": 2, "gd2.plugins": 2,
     "gd2.daemon": 3, "gd2.rest": 3, "gd2.cli": 3,
     "gd2.sunrpc": 3,
