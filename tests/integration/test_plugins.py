@@ -8,11 +8,10 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from gd2.testing import DaemonProcess
 
@@ -172,3 +171,32 @@ def test_bitrot_stub_in_a_real_brick_and_its_daemons(tmp_path: Path, brick_fs: P
     wait_for(lambda: all(_pid_of(run / f"bv-{role}.pid") is None for role in ("bitd", "scrub")))
     assert all(not Path(f"/proc/{pid}").exists() for pid in pids)
     gd2.ctl("volume", "stop", "bv", check=True)
+
+
+def test_the_prometheus_exporter_follows_the_pool(tmp_path: Path, brick_fs: Path,
+                                                  daemon_factory: Callable[..., DaemonProcess]) -> None:
+    pdir = tmp_path / "plugins"
+    install(pdir, REPO / "plugins" / "prometheus", "prometheus")
+    net = os.environ.get("GD2_TEST_NET", "0")
+    listen = f"127.0.{net}.250:9713"
+    config = tmp_path / "glusterd2.toml"
+    config.write_text(f'plugin-dir = "{pdir}"\n\n[plugins.prometheus]\nlisten = "{listen}"\n')
+    gd2 = daemon_factory("--config", str(config))
+    assert plugins(gd2)["prometheus"]["state"] == "running"
+
+    def scrape() -> str:
+        with urllib.request.urlopen(f"http://{listen}/metrics", timeout=5) as reply:
+            return str(reply.read().decode())
+
+    assert "gluster_volumes 0" in wait_for(lambda: "gluster_up 1" in (t := scrape()) and t)
+    gd2.ctl("volume", "create", "mv", f"{gd2.address}:{brick_fs / 'm0'}", check=True)
+    text = wait_for(lambda: 'gluster_volume_info{volume="mv",type="Distribute",state="Created"} 1' in (
+        t := scrape()) and t)
+    assert "gluster_volumes 1" in text and 'gluster_volume_bricks{volume="mv"} 1' in text
+    assert 'gluster_events_total{type="volume-create"}' in text  # it came from the event stream
+    gd2.ctl("volume", "start", "mv", check=True)
+    brick = f'gluster_brick_online{{volume="mv",brick="{gd2.address}:{brick_fs / "m0"}"}} 1'
+    wait_for(lambda: brick in scrape())
+    status, body = gd2.api("GET", "/v1/plugins/prometheus/metrics")
+    assert status == 200 and "gluster_up 1" in body["metrics"]
+    gd2.ctl("volume", "stop", "mv", check=True)

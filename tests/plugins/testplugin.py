@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gd2.plugins import sdk
-from gd2.plugins.handshake import Dependency
+from gd2.plugins.handshake import COOKIE_KEY, PROBE_KEY, Dependency
 
 settings: dict[str, Any] = json.loads(Path(sys.argv[0] + ".json").read_text())
 plugin = sdk.Plugin(settings["name"], settings.get("version", "1.0.0"), "a plugin for tests",
@@ -27,7 +27,7 @@ plugin = sdk.Plugin(settings["name"], settings.get("version", "1.0.0"), "a plugi
 
 if "handshake_protocol" in settings:
     wrong = int(settings["handshake_protocol"])
-    sdk.format_handshake = lambda protocol, path: f"1|{wrong}|unix|{path}|grpc"  # type: ignore[assignment]
+    sdk.format_handshake = lambda protocol, path: f"1|{wrong}|unix|{path}|grpc"  # type: ignore[attr-defined,assignment]
 
 
 @plugin.on_setup
@@ -51,6 +51,6 @@ def crash_on_cue(path: str) -> None:
 
 
 if __name__ == "__main__":
-    if "crash_file" in settings and os.environ.get(sdk.COOKIE_KEY) and not os.environ.get(sdk.PROBE_KEY):
+    if "crash_file" in settings and os.environ.get(COOKIE_KEY) and not os.environ.get(PROBE_KEY):
         threading.Thread(target=crash_on_cue, args=(settings["crash_file"],), daemon=True).start()
     sys.exit(sdk.serve(plugin))
