@@ -356,7 +356,16 @@ class PoolService:
             return
         for member in await self._etcd.members():
             if member_name(member) == peer.id:
-                await self._etcd.remove_member(int(member.id))
+                # etcd refuses to remove a live member until every member has been connected for 5 s.
+                for attempt in range(15):
+                    try:
+                        await self._etcd.remove_member(int(member.id))
+                        break
+                    except MembershipRefused as exc:
+                        if attempt == 14:
+                            raise
+                        log.info("etcd not ready to remove a member yet; retrying", reason=exc.message)
+                        await trio.sleep(1)
                 log.info("etcd member removed", peer=peer.id)
 
     def _member_client(self, peer: Peer) -> PeerClient:

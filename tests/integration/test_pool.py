@@ -119,3 +119,22 @@ def test_an_option_set_on_one_node_reaches_a_client_mounted_through_another(
             assert (mnt / "before").read_text() == "x"
     finally:
         one.ctl("volume", "stop", "xv", check=True)
+
+
+def test_a_removed_live_node_leaves_and_starts_over_alone(daemon_factory: Callable[..., DaemonProcess]) -> None:
+    one, two = daemon_factory(name="one"), daemon_factory(name="two")
+    one.ctl("peer", "add", two.address, check=True, timeout=120)
+    old_cluster = _peers(two)[0]["cluster_id"]
+    one.ctl("peer", "remove", two.address, check=True, timeout=120)
+    assert [p["addresses"][0] for p in _peers(one)] == [one.address]
+    deadline = time.monotonic() + 60
+    while True:  # it restarts as a pool of its own
+        result = two.ctl("--json", "peer", "list")
+        if result.returncode == 0:
+            peers = json.loads(result.stdout)["peers"]
+            if len(peers) == 1 and peers[0]["cluster_id"] != old_cluster:
+                break
+        assert time.monotonic() < deadline, f"node two did not start over: {result.stdout} {result.stderr}"
+        time.sleep(0.3)
+    one.ctl("peer", "add", two.address, check=True, timeout=120)  # and can join again
+    assert len(_peers(one)) == 2
