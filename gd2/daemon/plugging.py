@@ -69,8 +69,18 @@ def wire_plugins(config: Config, node: LocalNode, wired: Any) -> PluginParts:
     host.on_change(rules_changed)
     daemons = PluginDaemons(wired.store, host, wired.supervisor, node.peer_id)
     changes = StoreChanges(wired.store, node.peer_id)
-    event_feed = getattr(getattr(wired, "events", None), "feed", None)  # gd2.events, when wired in
-    return PluginParts(host, daemons, changes, FeedEvents(event_feed) if event_feed is not None else None)
+    stream = getattr(wired, "events", None)  # gd2.daemon.eventing.EventParts
+    if stream is None:
+        return PluginParts(host, daemons, changes)
+    publisher = stream.publisher
+
+    def to_stream(event: Event) -> None:  # plugin-started -> plugin.started, into the cluster's events
+        publisher.emit(event.type.replace("-", ".", 1), plugin=event.attrs.get("plugin"),
+                       message=f"plugin {event.attrs.get('plugin')}: {event.type.split('-', 1)[1]}"
+                               + (f": {event.attrs['error']}" if event.attrs.get("error") else ""))
+
+    host.on_event(to_stream)
+    return PluginParts(host, daemons, changes, FeedEvents(stream.feed))
 
 
 def mount(api: FastAPI, parts: PluginParts, request_timeout: float) -> None:

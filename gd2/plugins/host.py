@@ -124,7 +124,8 @@ class PluginHost:
         self._listeners.append(listener)
 
     def on_event(self, listener: Callable[[Event], None]) -> None:
-        """Be told of the host's own events (plugin-started, plugin-failed...)."""
+        """Be told of the host's own events (plugin-started, plugin-failed...); with a listener, the host
+        no longer hands them to plugins itself (the listener's stream does)."""
         self._event_listeners.append(listener)
 
     def _active(self) -> list[tuple[str, Description]]:
@@ -429,7 +430,8 @@ class PluginHost:
         log.info("plugin event", kind=type_, plugin=plugin, **attrs)
         for listener in self._event_listeners:
             listener(event)
-        self.publish(event)
+        if not self._event_listeners:  # a listener (the cluster stream) brings it back to the plugins
+            self.publish(event)
 
 
 def _route_matches(pattern: str, path: str) -> bool:
