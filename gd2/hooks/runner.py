@@ -119,8 +119,7 @@ class HookRunner:
                 nursery.cancel_scope.cancel()
         finally:
             if proc.returncode is None:  # cancelled from outside: the script goes with us
-                with trio.CancelScope(shield=True):
-                    await self._kill_group(proc)
+                await self._kill_group(proc)
             with trio.CancelScope(shield=True):
                 for stream in (proc.stdout, proc.stderr):
                     if stream is not None:

@@ -30,12 +30,19 @@ def _script(path: Path, body: str, *, executable: bool = True) -> Path:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as f:
+            # A zombie is dead too: it only waits for its parent (here, possibly init) to reap it.
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
         return False
-    # A zombie is dead too: it only waits for its parent (here, possibly init) to reap it.
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def _dies(pid: int) -> bool:
+    """SIGKILL takes effect a moment after it is sent: wait (bounded) for that."""
+    with trio.move_on_after(10):
+        while _alive(pid):  # noqa: ASYNC110 - a process of someone else's, not an event
+            await trio.sleep(0.02)
+    return not _alive(pid)
 
 
 # ---- which scripts -------------------------------------------------------------------------------
@@ -124,7 +131,7 @@ async def test_runner_kills_the_whole_group_at_the_deadline(tmp_path: Path) -> N
     outcome = await HookRunner(timeout=2, env=os.environ, kill_grace=0.5).run(script, [])
     assert outcome.timed_out and not outcome.ok and outcome.describe().startswith("killed at its deadline")
     for pid in map(int, pids.read_text().split()):
-        assert not _alive(pid), f"process {pid} of the hook outlived its deadline"
+        assert await _dies(pid), f"process {pid} of the hook outlived its deadline"
 
 
 async def test_runner_kills_the_group_when_its_caller_is_cancelled(tmp_path: Path) -> None:
@@ -138,7 +145,7 @@ async def test_runner_kills_the_group_when_its_caller_is_cancelled(tmp_path: Pat
                 await trio.sleep(0.02)
         nursery.cancel_scope.cancel()
     for pid in map(int, pids.read_text().split()):
-        assert not _alive(pid), f"process {pid} of the hook outlived the cancelled request"
+        assert await _dies(pid), f"process {pid} of the hook outlived the cancelled request"
 
 
 async def test_runner_does_not_wait_for_a_child_left_running(tmp_path: Path) -> None:
