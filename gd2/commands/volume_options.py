@@ -74,7 +74,7 @@ class OptionValidator:
             spec = self._extra.option(key)
         return spec
 
-    def keys(self) -> tuple[str, ...]:
+    def known_keys(self) -> tuple[str, ...]:
         return all_keys() + (self._extra.option_keys() if self._extra is not None else ())
 
     def provide(self, table: XlatorTable | None) -> None:
@@ -178,7 +178,7 @@ class OptionService:
                 raise _unknown(key)
             specs = [spec]
         else:
-            specs = [s for k in self._validator.keys() if (s := self._validator.lookup(k)) is not None]
+            specs = [s for k in self._validator.known_keys() if (s := self._validator.lookup(k)) is not None]
         return OptionList(options=[
             OptionValue(key=s.key, value=volume.options.get(s.key, s.default or ""), default=s.default,
                         reconfigured=s.key in volume.options) for s in specs])
