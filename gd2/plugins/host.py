@@ -262,12 +262,10 @@ class PluginHost:
 
     def _spec(self, verdict: Verdict) -> DaemonSpec:
         name = verdict.probe.name
-        table = {k: v for k, v in self._settings.get(name, {}).items() if k != "enable"}
-        return DaemonSpec(
+        return DaemonSpec(  # its configuration goes in Describe's request, not the environment
             name=SPEC_PREFIX + name, argv=(verdict.path,), pidfile=self._socket_dir / f"{name}.pid",
             logfile=self._logdir / f"{name}.log", identity=verdict.path,
-            env=HostEnv(self._offered, str(self._socket_dir), extra={"GD2_PLUGIN_CONFIG": json.dumps(table)}
-                        ).environ(),
+            env=HostEnv(self._offered, str(self._socket_dir)).environ(),
             runtime_dirs=(self._socket_dir,), depends_on=tuple(SPEC_PREFIX + d.name for d in verdict.probe.depends))
 
     def _executables(self) -> list[Path]:
