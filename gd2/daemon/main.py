@@ -109,7 +109,10 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
             alone = len(pool.initial_cluster) <= 1
 
             def removed() -> None:
-                # Replaced while this node was away: carry on as a client of the remaining members.
+                # Replaced while this node was away: carry on as a client of the remaining members
+                # (unless it is leaving the pool altogether: that restart was asked for already).
+                if restart.is_set():
+                    return
                 own_client = f"http://{config.address}:{config.etcd_client_port}"
                 others = tuple(url for url in pool.endpoints if url != own_client)
                 save_pool(config.localstatedir, PoolState(etcd_role="client", endpoints=others))
@@ -172,7 +175,7 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
                           f"{exc}") from None
     # Transactions this node started and did not finish (it died): roll them back before serving.
     await wiring.recover_transactions(wired, own=True)
-    nursery.start_soon(wiring.keep_pool, wired, config.pool_check_interval, config.localstatedir, pool)
+    nursery.start_soon(wiring.keep_pool, wired, config.pool_check_interval, config.localstatedir, pool, restart)
 
     # Plugins (docs/plugins.md): probed, started in dependency order (bounded), then their daemons and events.
     plugging = modules["gd2.daemon.plugging"]

@@ -166,7 +166,8 @@ async def recover_transactions(wired: Wired, *, own: bool) -> None:
         log.warning("rolled back unfinished transactions", txnids=undone)
 
 
-async def keep_pool(wired: Wired, interval: float, localstatedir: Path, pool: PoolState) -> None:
+async def keep_pool(wired: Wired, interval: float, localstatedir: Path, pool: PoolState,
+                    restart: trio.Event) -> None:
     """Every ``interval``: roll back transactions of dead initiators; keep etcd at its wanted size;
     remember where the etcd members are (for a restart after this node's own member was replaced)."""
     while True:
@@ -180,7 +181,7 @@ async def keep_pool(wired: Wired, interval: float, localstatedir: Path, pool: Po
         if urls:  # fail over to every current member, this node's own first
             own = [u for u in wired.store.endpoints if u in urls][:1]
             wired.store.set_endpoints(tuple(dict.fromkeys((*own, *urls))))
-        if urls and urls != pool.endpoints:
+        if urls and urls != pool.endpoints and not restart.is_set():  # a join/leave/promotion owns pool.json now
             pool = replace(pool, endpoints=urls)
             save_pool(localstatedir, pool)
 
