@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf.message import DecodeError
-
 import gd2.peer._proto.peer_pb2 as pb
+from gd2.api.protobuf import MalformedMessage as MalformedMessage  # re-exported: callers catch it here
+from gd2.api.protobuf import parse, serialize
 from gd2.errors import GD2Error
 from gd2.peer.errors import remote_error
 from gd2.peer.messages import (
@@ -38,22 +38,8 @@ def method_path(method: str) -> str:
     return f"/{SERVICE}/{method}"
 
 
-class MalformedMessage(ValueError):
-    """The bytes are not the protobuf message they should be."""
-
-
-def _parse(cls: Any, data: bytes) -> Any:
-    message = cls()
-    try:
-        message.ParseFromString(data)
-    except DecodeError as exc:
-        raise MalformedMessage(f"not a {cls.DESCRIPTOR.full_name}: {exc}") from None
-    return message
-
-
-def _bytes(message: Any) -> bytes:
-    data: bytes = message.SerializeToString()
-    return data
+_parse = parse
+_bytes = serialize
 
 
 def _raise_error(reply: Any) -> None:

@@ -7,11 +7,9 @@ malformed message is our error to report.
 
 from __future__ import annotations
 
-from typing import Any
-
-from google.protobuf.message import DecodeError
-
 import gd2.plugins._proto.plugin_pb2 as pb
+from gd2.api.protobuf import MalformedMessage as MalformedMessage  # re-exported: callers catch it here
+from gd2.api.protobuf import parse, serialize
 from gd2.plugins.handshake import Dependency
 from gd2.plugins.model import (
     DaemonFile,
@@ -38,22 +36,8 @@ def method_path(method: str) -> str:
     return f"/{SERVICE}/{method}"
 
 
-class MalformedMessage(ValueError):
-    """The bytes are not the protobuf message they should be."""
-
-
-def _parse(cls: Any, data: bytes) -> Any:
-    message = cls()
-    try:
-        message.ParseFromString(data)
-    except DecodeError as exc:
-        raise MalformedMessage(f"not a {cls.DESCRIPTOR.full_name}: {exc}") from None
-    return message
-
-
-def _bytes(message: Any) -> bytes:
-    data: bytes = message.SerializeToString()
-    return data
+_parse = parse
+_bytes = serialize
 
 
 # ---- Describe ------------------------------------------------------------------------------------
