@@ -119,8 +119,9 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
                 restart.set()
 
             await nursery.start(partial(_etcd_member, etcd, alone, removed))
-            if pool.reset_etcd:
-                save_pool(config.localstatedir, replace(pool, reset_etcd=False))
+            if pool.reset_etcd:  # done: from now on this data dir *is* the member
+                pool = replace(pool, reset_etcd=False)
+                save_pool(config.localstatedir, pool)
     own = (etcd.member.client_url,) if etcd is not None else ()
     endpoints = config.etcd_endpoints or tuple(dict.fromkeys((*own, *pool.endpoints)))
     if not endpoints:

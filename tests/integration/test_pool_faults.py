@@ -205,9 +205,16 @@ def test_remove_a_dead_peer_with_force_then_readd_it_wiped(daemon_factory: Calla
     shutil.rmtree(three.workdir)
     three.start()
     one.ctl("peer", "add", three.address, check=True, timeout=120)
-    peers = _peers(three)
-    assert len(peers) == 3 and all(p["online"] for p in peers)
-    assert len(_members(one.address)) == 3
+    # It may join as an etcd client and be promoted a moment later (an in-process restart).
+    _until("etcd back to three started members",
+           lambda: sum(1 for m in _members(one.address) if m.get("name")) == 3, limit=60)
+
+    def all_online_seen_by_three() -> bool:
+        answer = three.ctl("--json", "peer", "list")
+        peers = json.loads(answer.stdout)["peers"] if answer.returncode == 0 else []
+        return len(peers) == 3 and all(p["online"] for p in peers)
+
+    _until("the re-added node sees the whole pool online", all_online_seen_by_three, limit=60)
 
 
 def test_a_node_that_hosts_bricks_cannot_be_removed(daemon_factory: Callable[..., DaemonProcess],
