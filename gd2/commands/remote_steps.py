@@ -11,12 +11,19 @@ from collections.abc import Callable
 from typing import Any
 
 import msgpack
+import structlog
+import trio
 
 from gd2.api.models import Peer
 from gd2.commands import keys
 from gd2.errors import Unavailable
-from gd2.peer import PeerClient, StepRequest, TLSMaterial
+from gd2.peer import PeerClient, PeerUnreachable, StepRequest, TLSMaterial
 from gd2.store import Store
+
+log = structlog.get_logger(__name__)
+
+# Waits between attempts at a peer that refuses connections (about 8 s in all); None: give up.
+_RECONNECT_DELAYS: tuple[float | None, ...] = (0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.5, 1.5, 1.5, None)
 
 
 class PeerStepExecutor:
@@ -45,9 +52,19 @@ class PeerStepExecutor:
         return client
 
     async def run_step(self, node_id: str, txnid: str, reqid: str, step: str, args: Any, undo: bool) -> Any:
-        client = await self._client(node_id)
-        reply = await client.run_step(StepRequest(txn_id=txnid, reqid=reqid, step=step, undo=undo,
-                                                  args=bytes(msgpack.packb(args))))
+        request = StepRequest(txn_id=txnid, reqid=reqid, step=step, undo=undo, args=bytes(msgpack.packb(args)))
+        # A peer restarting in-process (after a join or an etcd promotion) refuses connections for
+        # a moment: a call that never got through is sent again, for a bounded time.
+        for delay in _RECONNECT_DELAYS:
+            client = await self._client(node_id)
+            try:
+                reply = await client.run_step(request)
+                break
+            except PeerUnreachable as exc:
+                if not exc.never_sent or delay is None:
+                    raise
+                log.info("peer not accepting connections; trying again", peer=node_id, step=step, wait=delay)
+                await trio.sleep(delay)
         return msgpack.unpackb(reply.result) if reply.result else None
 
     async def aclose(self) -> None:

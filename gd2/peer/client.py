@@ -201,7 +201,7 @@ class PeerClient:
                     which = "our certificate" if self._member_tls is not None else "callers without a " \
                         "certificate of its pool"
                     return PeerRefused(self.peer, f"it does not accept {which} ({refusal})")
-            return PeerUnreachable(self.peer, details)
+            return PeerUnreachable(self.peer, details, never_sent="failed to connect" in details.lower())
         if code == grpc.StatusCode.CANCELLED:
             return PeerUnreachable(self.peer, f"{method} was cancelled: {details}")
         if code == grpc.StatusCode.UNIMPLEMENTED:

@@ -26,9 +26,12 @@ from gd2.errors import (
 class PeerUnreachable(Unavailable):
     """The peer did not answer in time: nothing listens, the network is down, or the deadline passed."""
 
-    def __init__(self, address: str, detail: str) -> None:
+    def __init__(self, address: str, detail: str, *, never_sent: bool = False) -> None:
         super().__init__(f"peer {address} is unreachable: {detail}", {"peer": address})
         self.address = address
+        # True when no connection could be made: the call cannot have reached the peer,
+        # so sending it again is safe even for a call that is not idempotent.
+        self.never_sent = never_sent
 
 
 class PeerRefused(GD2Error):

@@ -146,3 +146,16 @@ def test_a_removed_live_node_leaves_and_starts_over_alone(daemon_factory: Callab
         time.sleep(0.3)
     one.ctl("peer", "add", two.address, check=True, timeout=120)  # and can join again
     assert len(_peers(one)) == 2
+
+
+def test_a_volume_right_after_the_joins_spans_a_node_being_promoted(
+        daemon_factory: Callable[..., DaemonProcess], brick_fs: Path) -> None:
+    """The third node of a quick succession joins as an etcd client and restarts in-process when
+    promoted moments later; a create sent to it meanwhile waits for it rather than failing."""
+    nodes = [daemon_factory(name=f"node{i}") for i in (1, 2, 3)]
+    for other in nodes[1:]:
+        nodes[0].ctl("peer", "add", other.address, check=True, timeout=120)
+    bricks = [f"{n.address}:{brick_fs / f'quick-{i}'}" for i, n in enumerate(nodes)]
+    nodes[0].ctl("volume", "create", "quick", "replica", "3", *bricks, "force", check=True)
+    nodes[0].ctl("volume", "start", "quick", check=True)
+    nodes[0].ctl("volume", "stop", "quick", check=True)
