@@ -159,3 +159,33 @@ def test_a_volume_right_after_the_joins_spans_a_node_being_promoted(
     nodes[0].ctl("volume", "create", "quick", "replica", "3", *bricks, "force", check=True)
     nodes[0].ctl("volume", "start", "quick", check=True)
     nodes[0].ctl("volume", "stop", "quick", check=True)
+
+
+def test_events_of_the_whole_pool_are_seen_from_any_node(daemon_factory: Callable[..., DaemonProcess],
+                                                          brick_fs: Path) -> None:
+    one, two = daemon_factory(name="one"), daemon_factory(name="two")
+    one.ctl("peer", "add", two.address, check=True, timeout=120)
+    two.ctl("volume", "create", "ev", f"{one.address}:{brick_fs / 'ev1'}", f"{two.address}:{brick_fs / 'ev2'}",
+            "force", check=True)
+    two.ctl("volume", "start", "ev", check=True)
+    ids = {p["addresses"][0]: p["id"] for p in _peers(one)}
+
+    def kinds_seen_by_one() -> dict[str, list[dict[str, Any]]]:
+        events = json.loads(one.ctl("--json", "events", "list", check=True).stdout)["events"]
+        seen: dict[str, list[dict[str, Any]]] = {}
+        for event in events:
+            seen.setdefault(event["kind"], []).append(event)
+        return seen
+
+    deadline = time.monotonic() + 30
+    while True:
+        seen = kinds_seen_by_one()
+        if {"peer.add", "volume.create", "volume.start"} <= set(seen) and len(seen.get("brick.start", [])) >= 2:
+            break
+        assert time.monotonic() < deadline, f"events missing: {sorted(seen)}"
+        time.sleep(0.3)
+    assert seen["peer.add"][0]["peer"] == ids[two.address]
+    assert seen["peer.add"][0]["node"]["id"] == ids[one.address], "emitted where the operation ran"
+    assert seen["volume.create"][0]["node"]["id"] == ids[two.address]
+    assert {e["node"]["id"] for e in seen["brick.start"]} == set(ids.values()), "each brick's own node"
+    two.ctl("volume", "stop", "ev", check=True)
