@@ -32,21 +32,25 @@ class TransportError(Exception):
 class Endpoint:
     """Where glusterd2 listens: a Unix socket path, or a TCP host and port."""
 
-    __slots__ = ("host", "port", "unix_path")
+    __slots__ = ("ca_file", "host", "port", "tls", "unix_path")
 
-    def __init__(self, *, unix_path: str | None = None, host: str = "", port: int = 0) -> None:
+    def __init__(self, *, unix_path: str | None = None, host: str = "", port: int = 0, tls: bool = False,
+                 ca_file: str | None = None) -> None:
         self.unix_path = unix_path
         self.host = host
         self.port = port
+        self.tls = tls  # https: glusterd2's TCP listener, with a certificate from its pool's CA
+        self.ca_file = ca_file  # the CA that certificate must chain to (None: the system's CAs)
 
     @classmethod
-    def from_url(cls, url: str) -> Endpoint:
-        """Parse ``http://HOST[:PORT][/]`` (the scheme may be left out); raise ValueError."""
-        rest = url
+    def from_url(cls, url: str, *, ca_file: str | None = None) -> Endpoint:
+        """Parse ``https://HOST[:PORT][/]`` or ``http://...`` (no scheme: https); raise ValueError."""
+        rest, tls = url, True
         if "://" in url:
             scheme, rest = url.split("://", 1)
-            if scheme.lower() != "http":
-                raise ValueError(f"unsupported endpoint scheme {scheme!r} (use http://HOST:PORT)")
+            if scheme.lower() not in ("http", "https"):
+                raise ValueError(f"unsupported endpoint scheme {scheme!r} (use https://HOST:PORT)")
+            tls = scheme.lower() == "https"
         rest = rest.rstrip("/")
         if "/" in rest or "?" in rest or "@" in rest or not rest:
             raise ValueError(f"invalid endpoint {url!r} (use http://HOST:PORT)")
@@ -64,7 +68,7 @@ class Endpoint:
             if not port_text.isdigit() or not 0 < int(port_text) < 65536:
                 raise ValueError(f"invalid endpoint {url!r}: bad port {port_text!r}")
             port = int(port_text)
-        return cls(host=host, port=port)
+        return cls(host=host, port=port, tls=tls, ca_file=ca_file if tls else None)
 
     @property
     def host_header(self) -> str:
@@ -74,7 +78,9 @@ class Endpoint:
         return f"{host}:{self.port}"
 
     def __str__(self) -> str:
-        return self.unix_path if self.unix_path is not None else f"http://{self.host_header}"
+        if self.unix_path is not None:
+            return self.unix_path
+        return f"{'https' if self.tls else 'http'}://{self.host_header}"
 
 
 class Response:
@@ -137,11 +143,39 @@ def _connect(endpoint: Endpoint, timeout: float) -> _socket.socket:
             sock.close()
             error = exc
             continue
-        return sock
+        return _secure(sock, endpoint) if endpoint.tls else sock
     raise error
 
 
+def _secure(sock: _socket.socket, endpoint: Endpoint) -> _socket.socket:
+    """TLS over ``sock``; the server's certificate must chain to ``endpoint.ca_file`` and name its host."""
+    import socket  # only for https endpoints: the local socket needs none of this
+    import ssl
+
+    full = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+    try:
+        context = ssl.create_default_context(cafile=endpoint.ca_file)
+        return context.wrap_socket(full, server_hostname=endpoint.host)
+    except BaseException:
+        full.close()
+        raise
+
+
+def _tls_reason(exc: OSError) -> str | None:
+    verify = getattr(exc, "verify_message", None)
+    if verify:
+        return (f"glusterd2's certificate is not trusted ({verify}); give --ca-file with its pool's CA "
+                "(/var/lib/glusterd2/tls/ca.pem on any member)")
+    reason = getattr(exc, "reason", None)
+    if reason == "WRONG_VERSION_NUMBER":
+        return "no TLS on the other side (glusterd2's TCP API is https)"
+    return None
+
+
 def _reason(exc: OSError, timeout: float) -> str:
+    tls = _tls_reason(exc)
+    if tls is not None:
+        return tls
     if isinstance(exc, TimeoutError):
         return f"timed out after {timeout:g} s"
     if isinstance(exc, _socket.gaierror):

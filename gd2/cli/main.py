@@ -23,13 +23,16 @@ if TYPE_CHECKING:
 
 DEFAULT_SOCKET = "/run/glusterd2/gd2.sock"
 DEFAULT_SECRET_FILE = "/var/lib/glusterd2/auth"
+DEFAULT_CA_FILE = "/var/lib/glusterd2/tls/ca.pem"
 DEFAULT_TIMEOUT = 120.0  # as the gluster CLI's default --timeout; volume start/stop can take a while
 
-_VALUED = ("--socket", "--endpoint", "--token", "--secret-file", "--timeout")
+_VALUED = ("--socket", "--endpoint", "--token", "--secret-file", "--timeout", "--ca-file")
 
 _OPTIONS_HELP = (
     ("--socket PATH", f"glusterd2's Unix socket (env GD2_SOCKET, default {DEFAULT_SOCKET})"),
-    ("--endpoint URL", "talk to http://HOST:PORT over TCP instead, with a bearer token"),
+    ("--endpoint URL", "talk to https://HOST:PORT over TCP instead, with a bearer token"),
+    ("--ca-file FILE", f"the pool CA that glusterd2's certificate chains to (env GD2_CA_FILE, default "
+                       f"{DEFAULT_CA_FILE} if present)"),
     ("--token TOKEN", "the bearer token for --endpoint (env GD2_TOKEN)"),
     ("--secret-file FILE", f"derive the token from this node secret (default {DEFAULT_SECRET_FILE})"),
     ("--json", "print the API's JSON answer"),
@@ -40,13 +43,14 @@ _OPTIONS_HELP = (
 class Options:
     """Global options; they may appear anywhere on the command line."""
 
-    __slots__ = ("endpoint", "help", "json", "secret_file", "socket", "timeout", "token")
+    __slots__ = ("ca_file", "endpoint", "help", "json", "secret_file", "socket", "timeout", "token")
 
     def __init__(self) -> None:
         self.socket: str | None = None
         self.endpoint: str | None = None
         self.token: str | None = None
         self.secret_file: str | None = None
+        self.ca_file: str | None = None
         self.json = False
         self.help = False
         self.timeout = DEFAULT_TIMEOUT
@@ -54,7 +58,8 @@ class Options:
 
 def usage() -> str:
     """The text of ``gd2ctl help``."""
-    lines = ["usage: gd2ctl [--socket PATH | --endpoint URL] [--token TOKEN | --secret-file FILE] [--json]",
+    lines = ["usage: gd2ctl [--socket PATH | --endpoint URL [--ca-file FILE]] [--token TOKEN | --secret-file FILE]",
+             "              [--json]",
              "              [--timeout SECONDS] COMMAND...", "", "commands:"]
     lines += [f"  {command}\n      {what}" for command, what in COMMANDS]
     lines += ["", "options (also accepted after the command):"]
@@ -103,6 +108,7 @@ def parse_args(argv: list[str]) -> tuple[Options, list[str]]:
     opts.endpoint = values.get("--endpoint")
     opts.token = values.get("--token")
     opts.secret_file = values.get("--secret-file")
+    opts.ca_file = values.get("--ca-file")
     if "--timeout" in values:
         try:
             opts.timeout = float(values["--timeout"])
@@ -117,14 +123,21 @@ def connection(opts: Options, environ: Mapping[str, str]) -> tuple[http.Endpoint
     """Where to send requests and the auth headers they need."""
     if opts.endpoint is None:
         return http.Endpoint(unix_path=opts.socket or environ.get("GD2_SOCKET") or DEFAULT_SOCKET), []
+    ca_file = opts.ca_file or environ.get("GD2_CA_FILE") or _default_ca_file()
     try:
-        endpoint = http.Endpoint.from_url(opts.endpoint)
+        endpoint = http.Endpoint.from_url(opts.endpoint, ca_file=ca_file)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     token = opts.token or (None if opts.secret_file else environ.get("GD2_TOKEN"))
     if not token:
         token = _token_from(opts.secret_file or DEFAULT_SECRET_FILE)
     return endpoint, [("Authorization", f"Bearer {token}")]
+
+
+def _default_ca_file() -> str | None:
+    import os
+
+    return DEFAULT_CA_FILE if os.path.exists(DEFAULT_CA_FILE) else None
 
 
 def _token_from(path: str) -> str:

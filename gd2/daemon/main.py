@@ -35,7 +35,7 @@ from gd2.api.token import derive_token
 from gd2.config import Config, load_config
 from gd2.daemon.logsetup import configure_logging
 from gd2.daemon.notify import notify, status, watchdog_loop
-from gd2.daemon.state import PoolState, load_or_create_node, load_or_create_secret, load_pool, save_pool
+from gd2.daemon.state import TLS_DIR, PoolState, load_or_create_node, load_or_create_secret, load_pool, save_pool
 from gd2.errors import ConfigError, GD2Error, Unavailable
 from gd2.store.embedded import EmbeddedEtcd, EtcdMember, etcd_binary_available, reset_datadir
 from gd2.store.membership import MemberRemoved
@@ -193,9 +193,10 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
     if config.rest_port:
         token = derive_token(secret)
         try:
+            tls_dir = config.localstatedir / TLS_DIR  # the node's certificate from its pool's CA: https only
             await nursery.start(lambda task_status: serve_api(
                 rest_app.remote_app(api, token), f"{config.address}:{config.rest_port}", shutdown,
-                task_status=task_status))
+                certfile=tls_dir / "node.pem", keyfile=tls_dir / "node.key", task_status=task_status))
         except OSError as exc:
             raise ConfigError(f"cannot listen on {config.address}:{config.rest_port}: {exc.strerror}"
                               ) from None

@@ -161,11 +161,12 @@ class DaemonProcess:
             self.process.wait()
             self.process = None
 
-    def ctl(self, *args: str, check: bool = False, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-        """Run gd2ctl against this daemon (its socket through GD2_SOCKET)."""
+    def ctl(self, *args: str, check: bool = False, timeout: float = 60.0,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run gd2ctl against this daemon (its socket through GD2_SOCKET; ``env`` added)."""
         result = subprocess.run([venv_bin("gd2ctl"), *args],
                                 capture_output=True, text=True, timeout=timeout, check=False,
-                                env={**os.environ, "GD2_SOCKET": str(self.socket_path)})
+                                env={**os.environ, "GD2_SOCKET": str(self.socket_path), **(env or {})})
         if check and result.returncode != 0:
             raise AssertionError(f"gd2ctl {' '.join(args)} failed ({result.returncode}): {result.stderr}")
         return result

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import os
+import ssl
 import stat
 import urllib.error
 import urllib.request
@@ -15,15 +16,18 @@ from typing import Any
 import pytest
 import trio
 
+from gd2.peer.pki import create_ca
 from gd2.testing import DaemonProcess, http_over_unix
 
 
 def _tcp(gd2: DaemonProcess, path: str, token: str | None) -> tuple[int, Any]:
-    request = urllib.request.Request(f"http://{gd2.address}:{gd2.rest_port}{path}")
+    """A request over TCP: https, verified against the pool's CA."""
+    request = urllib.request.Request(f"https://{gd2.address}:{gd2.rest_port}{path}")
     if token is not None:
         request.add_header("Authorization", f"Bearer {token}")
+    context = ssl.create_default_context(cafile=str(gd2.statedir / "tls" / "ca.pem"))
     try:
-        with urllib.request.urlopen(request, timeout=5) as reply:
+        with urllib.request.urlopen(request, timeout=5, context=context) as reply:
             return reply.status, json.loads(reply.read())
     except urllib.error.HTTPError as err:
         with err:
@@ -45,12 +49,27 @@ def test_tcp_needs_the_bearer_token(gd2: DaemonProcess) -> None:
 
 
 def test_gd2ctl_over_tcp_with_the_secret_file(gd2: DaemonProcess) -> None:
-    endpoint = f"http://{gd2.address}:{gd2.rest_port}"
-    ok = gd2.ctl("--endpoint", endpoint, "--secret-file", str(gd2.statedir / "auth"), "volume", "list")
+    endpoint = f"https://{gd2.address}:{gd2.rest_port}"
+    ca = ("--ca-file", str(gd2.statedir / "tls" / "ca.pem"))
+    ok = gd2.ctl("--endpoint", endpoint, *ca, "--secret-file", str(gd2.statedir / "auth"), "volume", "list")
     assert ok.returncode == 0, ok.stderr
-    refused = gd2.ctl("--endpoint", endpoint, "--token", "nope", "volume", "list")
+    refused = gd2.ctl("--endpoint", endpoint, *ca, "--token", "nope", "volume", "list")
     assert refused.returncode == 1 and "unauthorized" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_tcp_is_https_with_a_certificate_from_the_pool_ca(gd2: DaemonProcess, tmp_path: Path) -> None:
+    secret = ("--secret-file", str(gd2.statedir / "auth"))
+    plain = gd2.ctl("--endpoint", f"http://{gd2.address}:{gd2.rest_port}", *secret, "volume", "list")
+    assert plain.returncode == 1 and len(plain.stderr.strip().splitlines()) == 1
+    stranger_ca = tmp_path / "other-ca.pem"
+    stranger_ca.write_bytes(create_ca("another-pool").cert)
+    untrusted = gd2.ctl("--endpoint", f"https://{gd2.address}:{gd2.rest_port}", "--ca-file", str(stranger_ca),
+                        *secret, "volume", "list")
+    assert untrusted.returncode == 1 and "not trusted" in untrusted.stderr and "--ca-file" in untrusted.stderr
+    trusted = gd2.ctl("--endpoint", f"https://{gd2.address}:{gd2.rest_port}", *secret, "volume", "list",
+                      env={"GD2_CA_FILE": str(gd2.statedir / "tls" / "ca.pem")})
+    assert trusted.returncode == 0, trusted.stderr
 
 
 def test_unix_socket_is_root_only_and_needs_no_token(gd2: DaemonProcess) -> None:

@@ -127,7 +127,8 @@ def test_quote() -> None:
 @pytest.mark.parametrize(("url", "host", "port", "text"), [
     ("http://127.0.0.1:24009", "127.0.0.1", 24009, "http://127.0.0.1:24009"),
     ("http://node1/", "node1", 24009, "http://node1:24009"),
-    ("node1:8080", "node1", 8080, "http://node1:8080"),
+    ("node1:8080", "node1", 8080, "https://node1:8080"),
+    ("https://node1", "node1", 24009, "https://node1:24009"),
     ("http://[::1]:9", "::1", 9, "http://[::1]:9"),
 ])
 def test_endpoint_urls(url: str, host: str, port: int, text: str) -> None:
@@ -135,7 +136,7 @@ def test_endpoint_urls(url: str, host: str, port: int, text: str) -> None:
     assert (endpoint.host, endpoint.port, str(endpoint)) == (host, port, text)
 
 
-@pytest.mark.parametrize("url", ["https://h:1", "http://h:1/api", "http://h:x", "http://h:70000", "http://",
+@pytest.mark.parametrize("url", ["ftp://h:1", "http://h:1/api", "http://h:x", "http://h:70000", "http://",
                                  "http://[::1", "http://u@h:1"])
 def test_endpoint_urls_refused(url: str) -> None:
     with pytest.raises(ValueError, match="endpoint"):
