@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
+import signal
 import subprocess
 import time
 import urllib.request
@@ -91,6 +93,24 @@ def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
     yield start
     for daemon in reversed(started):
         daemon.stop()
+    _sweep(tmp_path)
+
+
+def _sweep(root: Path) -> None:
+    """Bricks and helper daemons outlive glusterd2 by design; a test that failed half-way may leave
+    some. Stop (by PID) every process whose command line names this test's directory."""
+    marker = str(root).encode()
+    leftovers = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if marker in (entry / "cmdline").read_bytes():
+                    leftovers.append(int(entry.name))
+            except OSError:
+                continue
+    for pid in leftovers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ reads a unit's processes as the host sees them from its cgroup.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import os
@@ -88,6 +89,7 @@ class SystemdNamespace:
             env={"W": str(self.workdir), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
+        atexit.register(self.poweroff)  # a test run that ends early still powers it off
         deadline = time.monotonic() + timeout
         while not self._running():
             if self._process.poll() is not None or time.monotonic() > deadline:
@@ -132,10 +134,23 @@ class SystemdNamespace:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(int(pid), signal.SIGKILL)
 
+    def _pids(self) -> list[int]:
+        """Every process of the namespace (host pids), from its cgroup tree."""
+        root = Path(_HIERARCHIES[0], self.cgroup)
+        pids: list[int] = []
+        for procs in root.rglob("cgroup.procs") if root.exists() else ():
+            with contextlib.suppress(OSError, ValueError):
+                pids += [int(pid) for pid in procs.read_text().split()]
+        return pids
+
     def poweroff(self, timeout: float = 15.0) -> None:
-        """PowerOff over D-Bus; SIGKILL the namespace if that does not end it in time."""
-        process = self._process
-        if process is not None and process.poll() is None:
+        """PowerOff over D-Bus; SIGKILL whatever is left in the namespace's cgroup after ``timeout``.
+
+        Judged by the cgroup, not by the ``unshare`` process: that one may have been
+        killed already (by a sweep of processes that name a temporary directory, say),
+        which leaves systemd running as an orphan.
+        """
+        if self._pids():
             with contextlib.suppress(OSError, TimeoutError, EOFError):
                 from jeepney import DBusAddress, new_method_call
                 from jeepney.io.blocking import open_dbus_connection
@@ -144,14 +159,24 @@ class SystemdNamespace:
                                       interface="org.freedesktop.systemd1.Manager")
                 with open_dbus_connection(self.bus_address) as connection:
                     connection.send_and_get_reply(new_method_call(manager, "PowerOff"), timeout=5)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
+            deadline = time.monotonic() + timeout
+            while self._pids() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if self._pids():
                 self._kill_all()  # the namespace's PID 1 first: the kernel then kills the rest
+                deadline = time.monotonic() + 10
+                while self._pids() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+        process, self._process = self._process, None
+        if process is not None:
+            try:
                 process.wait(10)
-        self._process = None
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
         for hierarchy in _HIERARCHIES:
             _remove_cgroup(Path(hierarchy, self.cgroup))
+        atexit.unregister(self.poweroff)
 
 
 def _remove_cgroup(root: Path) -> None:
