@@ -124,23 +124,25 @@ class SystemdNamespace:
 
     def units_in(self, slice_: str = "gd2.slice") -> list[str]:
         """Units with a cgroup under ``slice_`` (running or not yet cleaned up)."""
-        directory = Path(_HIERARCHIES[0], self.cgroup, slice_)
-        return sorted(p.name for p in directory.iterdir() if p.is_dir()) if directory.exists() else []
+        try:
+            return sorted(entry.name for entry in os.scandir(Path(_HIERARCHIES[0], self.cgroup, slice_))
+                          if entry.is_dir())
+        except FileNotFoundError:  # no unit yet, or the slice went with the last one
+            return []
 
     def _kill_all(self) -> None:
-        root = Path(_HIERARCHIES[0], self.cgroup)
-        for procs in sorted(root.rglob("cgroup.procs"), key=lambda p: len(p.parts)):
-            for pid in procs.read_text().split():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pid), signal.SIGKILL)
+        for pid in self._pids():  # top-down: the namespace's PID 1 comes first
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def _pids(self) -> list[int]:
         """Every process of the namespace (host pids), from its cgroup tree."""
-        root = Path(_HIERARCHIES[0], self.cgroup)
         pids: list[int] = []
-        for procs in root.rglob("cgroup.procs") if root.exists() else ():
-            with contextlib.suppress(OSError, ValueError):
-                pids += [int(pid) for pid in procs.read_text().split()]
+        # os.walk skips directories that vanish while it walks (systemd removes them as units go).
+        for directory, _subdirs, files in os.walk(Path(_HIERARCHIES[0], self.cgroup)):
+            if "cgroup.procs" in files:
+                with contextlib.suppress(OSError, ValueError):
+                    pids += [int(pid) for pid in Path(directory, "cgroup.procs").read_text().split()]
         return pids
 
     def poweroff(self, timeout: float = 15.0) -> None:
