@@ -15,7 +15,7 @@ started one (post); ``--last``: it is the last started volume (pre) / none is
 started any more (post); both counted over the pool when the script runs, as
 glusterd1 does.  ``DIR`` is glusterd2's localstatedir.
 
-When: pre scripts run on the initiator after the request has been checked and
+When: pre scripts run after the request has been checked and
 before the transaction takes its locks, one after another; the request waits
 for them.  A failing pre script (non-zero exit, killed, not runnable) is
 logged and the operation goes on, as in glusterd1, which ignores their
@@ -26,9 +26,8 @@ released its locks, in the background: the reply does not wait for them, and
 a script may call ``gd2ctl`` on the same volume.  The post scripts of one
 volume run in the order of its operations; a few volumes' at a time.
 
-Where: on the initiator only.  glusterd1 runs them on every node that commits
-the operation; scripts that must act on every server (Samba shares, say)
-should be run by each server for itself, e.g. from an events webhook.
+Where: this class runs this node's scripts; gd2.commands.pool_hooks runs
+every node's, as glusterd1 does (the other nodes through a step).
 """
 
 from __future__ import annotations

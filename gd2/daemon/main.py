@@ -166,6 +166,7 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
     await nursery.start(services.peers.keep_alive, 10)
     await nursery.start(wired.brick_state.run, 10)  # this node's brick sign-ins, for the other nodes
     await nursery.start(wired.hooks.run)  # post hook scripts, after their operations' locks are gone
+    await nursery.start(wired.pool_hooks.run)  # ...and those of the other nodes
     await nursery.start(wired.events.run)  # the event stream: publisher, feed, webhook delivery
     try:
         await nursery.start(wired.peer_server.serve)

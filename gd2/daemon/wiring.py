@@ -20,6 +20,7 @@ from gd2.commands.brick_state import BrickPublisher
 from gd2.commands.hooks import VolumeHooks
 from gd2.commands.peers import PeerService
 from gd2.commands.pool import PROMOTE_STEP, NodePorts, PoolService
+from gd2.commands.pool_hooks import PoolHooks
 from gd2.commands.remote_steps import PeerStepExecutor
 from gd2.commands.services import Services, build_services
 from gd2.commands.volfile_changes import VolfileChanges
@@ -67,6 +68,7 @@ class Wired:
     brick_state: BrickPublisher  # publishes this node's brick sign-ins (run it in the nursery)
     hooks: VolumeHooks  # hook scripts; its task runs the post scripts (run it in the nursery)
     events: EventParts  # the event stream: publisher, feed, webhook delivery (run it in the nursery)
+    pool_hooks: PoolHooks  # hands hook scripts to the other nodes (run it in the nursery)
 
 
 async def pick_backend(config: Config) -> str:
@@ -123,17 +125,21 @@ def wire(config: Config, node: LocalNode, endpoints: Sequence[str], backend_kind
                                    env=hook_environment(os.environ, config.socket_path)),
                         store, root=config.localstatedir / "hooks", workdir=config.localstatedir,
                         refuse_on_pre_failure=config.pre_hook_failure == "refuse")
+    # ...on every node of the pool, as glusterd1 runs them (the other nodes through a step).
+    pool_hooks = PoolHooks(hooks, peers, executor, node.peer_id, call_timeout=config.hook_timeout + 10)
+    for step in pool_hooks.steps():
+        steps.add(step)
     services = build_services(store, node, paths=paths, volfiles=volfiles, backend=backend, registry=registry,
                               notifier=sunrpc, validator=validator, supervisor=supervisor,
                               coordinator=coordinator, steps=steps, peers=peers, pool=pool_service,
-                              brick_state=brick_state, hooks=hooks, events=events.service)
+                              brick_state=brick_state, hooks=pool_hooks, events=events.service)
     membership = Membership(node=node, store=store, executor=local, ports=ports,
                             localstatedir=config.localstatedir, restart=restart)
     steps.register(PROMOTE_STEP, membership.become_etcd_member)
     peer_server = PeerServer(membership, tls, address=config.address, peer_port=config.peer_port,
                              join_port=config.join_port, stop_grace=1.0)
     return Wired(store, registry, sunrpc, supervisor, validator, services, backend_kind, bus, coordinator,
-                 executor, remote, peer_server, brick_state, hooks, events)
+                 executor, remote, peer_server, brick_state, hooks, events, pool_hooks)
 
 
 async def read_xlator_tables(config: Config, validator: OptionValidator) -> None:

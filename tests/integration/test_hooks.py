@@ -145,3 +145,24 @@ def test_arguments_match_glusterd1(daemon_factory: Callable[..., DaemonProcess],
         gd2.ctl("volume", "stop", "gv0", "force")  # no brick left running
         raise
     step("volume", "delete", "gv0", pre_line="delete --volname=gv0", post_line="delete --volname=gv0")
+
+
+def test_hooks_run_on_every_node_of_the_pool(daemon_factory: Callable[..., DaemonProcess], brick_fs: Path) -> None:
+    """As glusterd1: each node runs its own scripts for an operation started anywhere; a node whose
+    policy refuses the operation refuses it for the pool."""
+    one = daemon_factory(name="one")
+    two = daemon_factory("--pre-hook-failure", "refuse", name="two")
+    one.ctl("peer", "add", two.address, check=True, timeout=120)
+    for node in (one, two):
+        _hook(node, "create", "post", "S10note", f'echo "$@" >> {node.workdir / "post-ran"}')
+        _hook(node, "create", "pre", "S10note", f'echo "$@" >> {node.workdir / "pre-ran"}')
+    one.ctl("volume", "create", "everywhere", f"{one.address}:{brick_fs}/everywhere", check=True)
+    for node in (one, two):
+        _wait_for(lambda node=node: _lines(node.workdir / "post-ran") == ["--volname=everywhere"],
+                  f"the post script on {node.address}")
+        assert _lines(node.workdir / "pre-ran") == ["--volname=everywhere"]
+    _hook(two, "create", "pre", "S20veto", "echo 'not on this server' >&2; exit 1")
+    refused = one.ctl("volume", "create", "vetoed", f"{one.address}:{brick_fs}/vetoed")
+    assert refused.returncode != 0 and "S20veto" in refused.stderr and "not on this server" in refused.stderr
+    assert _volumes(one) == ["everywhere"]
+    assert not (brick_fs / "vetoed").exists()
