@@ -190,3 +190,35 @@ def _eventually(check: Callable[[object], bool], timeout: float = 30.0) -> None:
     while not check(None):
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.1)
+
+
+def test_webhook_delivery_moves_to_a_survivor_when_its_leader_dies(
+        daemon_factory: Callable[..., DaemonProcess], brick_fs: Path, receiver: WebhookReceiver) -> None:
+    nodes = [daemon_factory("--webhook-max-backoff", "0.5", name=f"node{i}") for i in (1, 2, 3)]
+    for other in nodes[1:]:
+        nodes[0].ctl("peer", "add", other.address, check=True, timeout=120)
+    nodes[0].ctl("events", "webhook-add", receiver.url, "--secret", SECRET, check=True)
+    nodes[0].ctl("volume", "create", "before", f"{nodes[0].address}:{brick_fs}/before", check=True)
+    receiver.wait_for(lambda events: "before" in {e.get("volume") for e in events}, timeout=60)
+    deadline = time.monotonic() + 60
+    while True:  # the etcd cluster has grown to three (so it keeps a quorum without the leader's node)
+        members = json.loads(nodes[0].ctl("--json", "peer", "list", check=True).stdout)["peers"]
+        if sorted(p["etcd"] for p in members) == ["member"] * 3:
+            break
+        assert time.monotonic() < deadline, members
+        time.sleep(0.5)
+    dump = nodes[0].ctl("--json", "debug", "store", "leaders/", check=True).stdout
+    leader_id = json.loads(dump)["entries"][0]["value"]["peer_id"]
+    ids = {n.address: json.loads((n.statedir / "node.json").read_text())["peer_id"] for n in nodes}
+    leader = next(n for n in nodes if ids[n.address] == leader_id)
+    survivor = next(n for n in nodes if n is not leader)
+    leader.kill()
+    leader.kill_leftover_etcd()
+    deadline = time.monotonic() + 60
+    while survivor.ctl("volume", "create", "after", f"{survivor.address}:{brick_fs}/after").returncode != 0:
+        assert time.monotonic() < deadline, "the pool did not accept a create without the leader's node"
+        time.sleep(0.5)
+    events = receiver.wait_for(lambda events: "after" in {e.get("volume") for e in events}, timeout=60)
+    after = next(e for e in events if e.get("volume") == "after")
+    assert after["node"]["id"] == ids[survivor.address]
+    assert all(d.signature_valid for d in receiver.deliveries)
