@@ -111,10 +111,7 @@ def request(endpoint: Endpoint, method: str, target: str, *, headers: list[tuple
     """Send one request and read the whole response, all within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     data = encode_request(endpoint, method, target, headers, body)
-    try:
-        sock = _connect(endpoint, timeout)
-    except OSError as exc:
-        raise TransportError(_reason(exc, timeout), sent=False) from None
+    sock = _open(endpoint, timeout)
     try:
         sock.sendall(data)
         return _read_response(_Reader(sock, deadline), method)
@@ -124,6 +121,14 @@ def request(endpoint: Endpoint, method: str, target: str, *, headers: list[tuple
         raise TransportError(_reason(exc, timeout), sent=True) from None
     finally:
         sock.close()
+
+
+def _open(endpoint: Endpoint, timeout: float) -> _socket.socket:
+    """A connected socket, or a TransportError saying why not (nothing was sent)."""
+    try:
+        return _connect(endpoint, timeout)
+    except OSError as exc:
+        raise TransportError(_reason(exc, timeout), sent=False) from None
 
 
 def _connect(endpoint: Endpoint, timeout: float) -> _socket.socket:
@@ -386,10 +391,7 @@ def open_stream(endpoint: Endpoint, method: str, target: str, *, headers: list[t
     """Send a request and read the response head within ``timeout``; the body is then read with
     :meth:`Stream.lines`, each read waiting at most ``idle`` seconds."""
     data = encode_request(endpoint, method, target, headers, None)
-    try:
-        sock = _connect(endpoint, timeout)
-    except OSError as exc:
-        raise TransportError(_reason(exc, timeout), sent=False) from None
+    sock = _open(endpoint, timeout)
     try:
         sock.sendall(data)
         reader = _IdleReader(sock, min(timeout, idle))
