@@ -53,7 +53,7 @@ from gd2.peer import (
 )
 from gd2.peer.pki import CertifiedKey, sign_csr
 from gd2.store import Store
-from gd2.store.membership import MembershipRefused
+from gd2.store.membership import Member, MembershipRefused
 from gd2.txn.locks import LockHolder, acquire, keep_lease, release_quietly
 
 log = structlog.get_logger(__name__)
@@ -64,20 +64,12 @@ KIND_CA = "ca"
 PROMOTE_STEP = "pool.BecomeEtcdMember"
 
 
-@dataclass(frozen=True)
-class EtcdMemberInfo:
-    id: int
-    name: str
-    peer_urls: tuple[str, ...]
-    client_urls: tuple[str, ...]
-
-
 class EtcdMembership(Protocol):
     """What the pool needs of the store adapter to manage etcd's members."""
 
-    async def members(self) -> list[Any]: ...
+    async def members(self) -> list[Member]: ...
 
-    async def add_member(self, peer_url: str) -> Any: ...
+    async def add_member(self, peer_url: str) -> Member: ...
 
     async def remove_member(self, member_id: int) -> None: ...
 
@@ -130,18 +122,6 @@ class NodePorts:
                        str(raw["etcd_client_url"]))
         except (ValueError, KeyError, TypeError, msgpack.UnpackException) as exc:
             raise InvalidRequest(f"the node did not say where its ports are ({exc})") from None
-
-
-def member_name(member: Any) -> str:
-    return str(getattr(member, "name", "") or "")
-
-
-def member_peer_urls(member: Any) -> tuple[str, ...]:
-    return tuple(getattr(member, "peer_urls", ()) or ())
-
-
-def member_client_urls(member: Any) -> tuple[str, ...]:
-    return tuple(getattr(member, "client_urls", ()) or ())
 
 
 class PoolService:
@@ -237,15 +217,15 @@ class PoolService:
         try:
             cert = sign_csr(await self._ca(), csr, expected_peer_id=peer.id)
             members = await self._etcd.members() if self._etcd is not None else []
-            started = [m for m in members if member_name(m)]
+            started = [m for m in members if m.started]
             role = "member" if self._etcd is not None and len(members) < self._etcd_members else "client"
             peer = peer.model_copy(update={"etcd": role})
             if not await self._store.create(keys.peer(peer.id), keys.KIND_PEER,
                                             peer.model_dump(mode="json", exclude={"online"})):
                 raise Conflict(f"{peer.name} is already in the pool", {"peer": peer.id})
             undo.append(("forget the peer record", lambda: self._store.delete(keys.peer(peer.id))))
-            endpoints = tuple(url for m in started for url in member_client_urls(m))
-            cluster = {member_name(m): member_peer_urls(m)[0] for m in started if member_peer_urls(m)}
+            endpoints = tuple(url for m in started for url in m.client_urls)
+            cluster = {m.name: m.peer_urls[0] for m in started if m.peer_urls}
             if role == "member":
                 assert self._etcd is not None
                 try:
@@ -257,7 +237,7 @@ class PoolService:
                     role = "client"
                     await self._set_role(peer.id, "client")
                 else:
-                    member_id = int(added.id)
+                    member_id = added.id
                     undo.append(("remove the etcd member", lambda: self._etcd_remove(member_id)))
                     cluster[peer.id] = ports.etcd_peer_url
                     endpoints = (*endpoints, ports.etcd_client_url)
@@ -278,7 +258,7 @@ class PoolService:
                 exc.add_note("undo of peer add did not finish within 15s")
             raise
 
-    async def _add_etcd_member(self, peer_url: str) -> Any:
+    async def _add_etcd_member(self, peer_url: str) -> Member:
         """etcd refuses to add a member until the newest one has been connected for 5 s: wait for that."""
         assert self._etcd is not None
         with trio.move_on_after(30):
@@ -355,11 +335,11 @@ class PoolService:
         if self._etcd is None:
             return
         for member in await self._etcd.members():
-            if member_name(member) == peer.id:
+            if member.name == peer.id:
                 # etcd refuses to remove a live member until every member has been connected for 5 s.
                 for attempt in range(15):
                     try:
-                        await self._etcd.remove_member(int(member.id))
+                        await self._etcd.remove_member(member.id)
                         break
                     except MembershipRefused as exc:
                         if attempt == 14:
@@ -389,12 +369,12 @@ class PoolService:
             online = {p.id for p in peers if p.online}
             now = trio.current_time()
             for member in members:
-                name = member_name(member)
+                name = member.name
                 if name and name not in online:
                     self._down_since.setdefault(name, now)
                 else:
                     self._down_since.pop(name, None)
-            overdue = [m for m in members if now - self._down_since.get(member_name(m), now) >= self._member_grace]
+            overdue = [m for m in members if now - self._down_since.get(m.name, now) >= self._member_grace]
             clients = [p for p in peers if p.online and p.etcd == "client"]
             if len(members) >= self._etcd_members and not (overdue and clients):
                 return
@@ -402,7 +382,7 @@ class PoolService:
                 for member in overdue[: len(clients)]:
                     await self._replace_dead_member(member)
                 members = await self._etcd.members()
-                names = {member_name(m) for m in members}
+                names = {m.name for m in members}
                 candidates = [p for p in await self._peers.list()
                               if p.online and p.id not in names and p.etcd == "client"]
                 for peer in candidates[: self._etcd_members - len(members)]:
@@ -410,10 +390,10 @@ class PoolService:
         except GD2Error as exc:
             log.warning("cannot keep etcd at its wanted size now", error=exc.message)
 
-    async def _replace_dead_member(self, member: Any) -> None:
+    async def _replace_dead_member(self, member: Member) -> None:
         assert self._etcd is not None
-        name = member_name(member)
-        await self._etcd.remove_member(int(member.id))
+        name = member.name
+        await self._etcd.remove_member(member.id)
         self._down_since.pop(name, None)
         await self._set_role(name, "client")  # when it comes back, it finds its member gone: a client
         log.warning("etcd member of an offline node removed", peer=name, grace=self._member_grace)
@@ -426,9 +406,8 @@ class PoolService:
                 hello = await client.hello(HelloRequest())
             ports = NodePorts.unpack(hello.extra)
             members = await self._etcd.members()
-            cluster = {member_name(m): member_peer_urls(m)[0] for m in members
-                       if member_name(m) and member_peer_urls(m)}
-            endpoints = [url for m in members for url in member_client_urls(m)]
+            cluster = {m.name: m.peer_urls[0] for m in members if m.started and m.peer_urls}
+            endpoints = [url for m in members for url in m.client_urls]
             added = await self._add_etcd_member(ports.etcd_peer_url)
             cluster[peer.id] = ports.etcd_peer_url
             settings = JoinSettings("member", cluster, (*endpoints, ports.etcd_client_url))
@@ -438,7 +417,7 @@ class PoolService:
                                                       args=settings.pack()))
             except BaseException:
                 with trio.CancelScope(shield=True), trio.move_on_after(10), contextlib.suppress(GD2Error):
-                    await self._etcd.remove_member(int(added.id))
+                    await self._etcd.remove_member(added.id)
                 raise
         await self._set_role(peer.id, "member")
         log.info("client node promoted to etcd member", peer=peer.id, name=peer.name)
