@@ -162,7 +162,17 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
         # Unit state changes wake the supervisor at once (a brick killed is restarted after its backoff).
         await nursery.start(wired.systemd_bus.run, lambda _unit: supervisor.poke())
     await nursery.start(supervisor.run)
-    await services.peers.register_self()
+    # Just after a join or promotion, etcd may still be settling its new member: retry, bounded.
+    with trio.move_on_after(max(quorum_wait, 30.0)) as settling:
+        while True:
+            try:
+                await services.peers.register_self()
+                break
+            except Unavailable as exc:
+                log.info("etcd not ready to record this node yet; retrying", error=exc.message)
+                await trio.sleep(0.5)
+    if settling.cancelled_caught:
+        await services.peers.register_self()  # a last try: its error, if any, is the one to report
     await nursery.start(services.peers.keep_alive, 10)
     await nursery.start(wired.brick_state.run, 10)  # this node's brick sign-ins, for the other nodes
     await nursery.start(wired.hooks.run)  # post hook scripts, after their operations' locks are gone
