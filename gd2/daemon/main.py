@@ -173,7 +173,6 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
                 await trio.sleep(0.5)
     if settling.cancelled_caught:
         await services.peers.register_self()  # a last try: its error, if any, is the one to report
-    await nursery.start(services.peers.keep_alive, 10)
     await nursery.start(wired.brick_state.run, 10)  # this node's brick sign-ins, for the other nodes
     await nursery.start(wired.hooks.run)  # post hook scripts, after their operations' locks are gone
     await nursery.start(wired.pool_hooks.run)  # ...and those of the other nodes
@@ -211,6 +210,8 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
         except OSError as exc:
             raise ConfigError(f"cannot listen on {config.address}:{config.rest_port}: {exc.strerror}"
                               ) from None
+    # Online from here: `alive/<id>` means this node answers its API (a `peer add` waits for it).
+    await nursery.start(services.peers.keep_alive, 10)
     # Daemons of started volumes: adopted if they outlived us, started again if they did not.
     if not await services.runtime.resume():
         nursery.start_soon(services.runtime.keep_resuming, 2.0)
