@@ -140,30 +140,52 @@ def plan(words: list[str], call: Callable[..., CallT], quote: Callable[[str], st
 
 def watch(endpoint: http.Endpoint, path: str, headers: list[tuple[str, str]], *, as_json: bool, timeout: float,
           error_message: Callable[[http.Response], str]) -> int:
-    """Print the stream's events until it ends (glusterd2 stopped: exit 1) or Ctrl-C (run() handles it)."""
-    try:
-        stream = http.open_stream(endpoint, "GET", path, headers=headers, timeout=timeout, idle=IDLE_TIMEOUT)
-    except http.TransportError as exc:
-        where = "cannot reach" if not exc.sent else "request to"
-        raise CommandFailed(f"{where} glusterd2 at {endpoint}: {exc.reason}") from None
-    try:
-        if not 200 <= stream.status < 300:
-            body = stream.read_all()
-            raise CommandFailed(error_message(http.Response(stream.status, stream.reason, stream.headers, body)))
-        for line in stream.lines():
-            if not line.strip():
-                continue  # a heartbeat
-            if as_json:
-                sys.stdout.write(line.decode("utf-8", "replace") + "\n")
-            else:
+    """Print the stream's events until Ctrl-C (run() handles it) or until glusterd2 stops (exit 1).
+
+    A stream that glusterd2 ends while it restarts in-process (a join, leave or etcd promotion)
+    is opened again from the last event printed, so nothing is missed or printed twice.
+    """
+    from urllib.parse import quote
+
+    last_id: str | None = None
+    reopening = False
+    quiet_reopens = 0  # streams that ended without a single line: glusterd2 is not coming back
+    while True:
+        try:
+            stream = http.open_stream(endpoint, "GET", path, headers=headers, timeout=timeout, idle=IDLE_TIMEOUT)
+        except http.TransportError as exc:
+            if reopening:
+                break
+            where = "cannot reach" if not exc.sent else "request to"
+            raise CommandFailed(f"{where} glusterd2 at {endpoint}: {exc.reason}") from None
+        lines = 0
+        try:
+            if not 200 <= stream.status < 300:
+                body = stream.read_all()
+                message = error_message(http.Response(stream.status, stream.reason, stream.headers, body))
+                if reopening:
+                    raise CommandFailed(f"glusterd2 ended the event stream and did not take it up again: {message}")
+                raise CommandFailed(message)
+            for line in stream.lines():
+                lines += 1
+                if not line.strip():
+                    continue  # a heartbeat
                 try:
                     event = json.loads(line)
                 except ValueError:
                     continue
-                sys.stdout.write(event_line(event) + "\n")
-            sys.stdout.flush()
-    except http.TransportError as exc:
-        raise CommandFailed(f"event stream from glusterd2 at {endpoint} broke: {exc.reason}") from None
-    finally:
-        stream.close()
-    raise CommandFailed("glusterd2 ended the event stream (it is stopping or restarting)")
+                if isinstance(event, dict) and isinstance(event.get("id"), str):
+                    last_id = event["id"]
+                sys.stdout.write(line.decode("utf-8", "replace") + "\n" if as_json else event_line(event) + "\n")
+                sys.stdout.flush()
+        except http.TransportError as exc:
+            raise CommandFailed(f"event stream from glusterd2 at {endpoint} broke: {exc.reason}") from None
+        finally:
+            stream.close()
+        reopening = True
+        quiet_reopens = 0 if lines else quiet_reopens + 1
+        if quiet_reopens > 3:
+            break
+        if last_id is not None:
+            path = f"{routes.EVENTS_STREAM}?since={quote(last_id)}"
+    raise CommandFailed("glusterd2 ended the event stream (it is stopping)")

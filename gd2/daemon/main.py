@@ -10,6 +10,9 @@ Read top to bottom, ``_serve`` is the start sequence:
 5. the REST API on the Unix socket (0600) and on TCP (bearer token)
 6. READY=1, then wait for SIGTERM/SIGINT
 
+A join, leave or etcd promotion starts the sequence over in-process
+(``daemon_main``); the Unix socket stays open through that (gd2.rest.gateway).
+
 The modules behind the API (FastAPI, etcd3/gRPC) take most of a second to
 import, so they are imported in a worker thread while etcd boots.
 """
@@ -21,7 +24,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -42,8 +45,8 @@ from gd2.store.membership import MemberRemoved
 
 log = structlog.get_logger("gd2.daemon")
 
-_HEAVY_MODULES = ("gd2.daemon.wiring", "gd2.daemon.tls", "gd2.rest.app", "gd2.rest.server", "gd2.sunrpc.server",
-                  "gd2.daemon.plugging")
+_HEAVY_MODULES = ("gd2.daemon.wiring", "gd2.daemon.tls", "gd2.rest.app", "gd2.rest.server", "gd2.rest.gateway",
+                  "gd2.sunrpc.server", "gd2.daemon.plugging")
 
 
 def _make_dirs(config: Config) -> None:
@@ -72,9 +75,45 @@ def _import_heavy() -> dict[str, Any]:
     return {name: importlib.import_module(name) for name in _HEAVY_MODULES}
 
 
-async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, restart: trio.Event) -> None:
+class _LocalSocket:
+    """The Unix socket of the API: opened by the first start, kept open across in-process restarts."""
+
+    def __init__(self, config: Config, nursery: trio.Nursery, shutdown: trio.Event) -> None:
+        self._config = config
+        self._nursery = nursery
+        self._shutdown = shutdown
+        self._gateway: Any = None
+
+    @property
+    def listening(self) -> bool:
+        return self._gateway is not None
+
+    async def serve(self, app: Any, modules: dict[str, Any]) -> None:
+        """Answer with ``app`` from now on; listen first if this is the first start."""
+        if self._gateway is None:
+            gateway = modules["gd2.rest.gateway"].Gateway(self._config.request_timeout)
+            gateway.serve(app)
+            await self._nursery.start(lambda task_status: modules["gd2.rest.server"].serve_api(
+                gateway, f"unix:{self._config.socket_path}", self._shutdown, umask=0o177,
+                task_status=task_status))
+            self._gateway = gateway
+        else:
+            self._gateway.serve(app)
+
+    def pause(self) -> None:
+        if self._gateway is not None:
+            self._gateway.pause()
+
+    def stop(self) -> None:
+        if self._gateway is not None:
+            self._gateway.stop()
+
+
+async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, restart: trio.Event,
+                 local: _LocalSocket) -> None:
     _make_dirs(config)
-    _refuse_if_socket_in_use(config.socket_path)
+    if not local.listening:
+        _refuse_if_socket_in_use(config.socket_path)
     node = load_or_create_node(config.localstatedir, config.address)
     pool = load_pool(config.localstatedir)
     secret = load_or_create_secret(config.auth_file)
@@ -162,21 +201,14 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
         # Unit state changes wake the supervisor at once (a brick killed is restarted after its backoff).
         await nursery.start(wired.systemd_bus.run, lambda _unit: supervisor.poke())
     await nursery.start(supervisor.run)
-    # Just after a join or promotion, etcd may still be settling its new member: retry, bounded.
-    with trio.move_on_after(max(quorum_wait, 30.0)) as settling:
-        while True:
-            try:
-                await services.peers.register_self()
-                break
-            except Unavailable as exc:
-                log.info("etcd not ready to record this node yet; retrying", error=exc.message)
-                await trio.sleep(0.5)
-    if settling.cancelled_caught:
-        await services.peers.register_self()  # a last try: its error, if any, is the one to report
-    await nursery.start(wired.brick_state.run, 10)  # this node's brick sign-ins, for the other nodes
-    await nursery.start(wired.hooks.run)  # post hook scripts, after their operations' locks are gone
-    await nursery.start(wired.pool_hooks.run)  # ...and those of the other nodes
-    await nursery.start(wired.events.run)  # the event stream: publisher, feed, webhook delivery
+    # Just after a join or promotion, etcd may still be settling its new member (a leader election,
+    # deadlines on writes and leases for a few seconds): each step that needs it retries, bounded.
+    settle = partial(_settling, until=trio.current_time() + max(quorum_wait, 30.0))
+    await settle("record this node", services.peers.register_self)
+    await settle("publish brick state", lambda: nursery.start(wired.brick_state.run, 10))  # for the other nodes
+    await settle("start hooks", lambda: nursery.start(wired.hooks.run))  # post hooks, after their ops' locks
+    await settle("start pool hooks", lambda: nursery.start(wired.pool_hooks.run))  # ...and other nodes' hooks
+    await settle("start events", lambda: nursery.start(wired.events.run))  # publisher, feed, webhook delivery
     try:
         await nursery.start(wired.peer_server.serve)
     except GD2Error:
@@ -185,7 +217,7 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
         raise ConfigError(f"cannot listen on {config.address}:{config.peer_port}/{config.join_port}: "
                           f"{exc}") from None
     # Transactions this node started and did not finish (it died): roll them back before serving.
-    await wiring.recover_transactions(wired, own=True)
+    await settle("recover transactions", lambda: wiring.recover_transactions(wired, own=True))
     nursery.start_soon(wiring.keep_pool, wired, config.pool_check_interval, config.localstatedir, pool, restart)
 
     # Plugins (docs/plugins.md): probed, started in dependency order (bounded), then their daemons and events.
@@ -197,9 +229,7 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
     serve_api = modules["gd2.rest.server"].serve_api
     api = rest_app.create_api(services, config.request_timeout)
     plugging.mount(api, plugins, config.request_timeout)
-    await nursery.start(lambda task_status: serve_api(
-        rest_app.local_app(api), f"unix:{config.socket_path}", shutdown, umask=0o177,
-        task_status=task_status))
+    await local.serve(rest_app.local_app(api), modules)
     if config.rest_port:
         token = derive_token(secret)
         try:
@@ -211,7 +241,7 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
             raise ConfigError(f"cannot listen on {config.address}:{config.rest_port}: {exc.strerror}"
                               ) from None
     # Online from here: `alive/<id>` means this node answers its API (a `peer add` waits for it).
-    await nursery.start(services.peers.keep_alive, 10)
+    await settle("mark this node online", lambda: nursery.start(services.peers.keep_alive, 10))
     # Daemons of started volumes: adopted if they outlived us, started again if they did not.
     if not await services.runtime.resume():
         nursery.start_soon(services.runtime.keep_resuming, 2.0)
@@ -221,6 +251,21 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
     log.info("glusterd2 ready", socket=str(config.socket_path),
              rest=f"{config.address}:{config.rest_port}" if config.rest_port else "off",
              etcd=",".join(endpoints), daemons=wired.backend)
+
+
+async def _settling(what: str, step: Callable[[], Awaitable[object]], *, until: float) -> None:
+    """Run a startup step that needs etcd, again (every 0.5 s) while etcd is unavailable, until ``until``.
+
+    A step that raises before it started leaves its nursery untouched, so it can be started again.
+    """
+    while trio.current_time() < until:
+        try:
+            await step()
+            return
+        except Unavailable as exc:
+            log.info("etcd is settling; retrying", step=what, error=exc.message)
+            await trio.sleep(0.5)
+    await step()  # a last try: its error, if any, is the one to report
 
 
 async def _etcd_member(etcd: EmbeddedEtcd, need_quorum: bool, removed: Callable[[], None], *,
@@ -245,11 +290,12 @@ async def _etcd_member(etcd: EmbeddedEtcd, need_quorum: bool, removed: Callable[
         await trio.sleep_forever()  # the restart that ``removed`` asked for cancels this
 
 
-async def _restart_when(restart: trio.Event, cancel_scope: trio.CancelScope) -> None:
+async def _restart_when(restart: trio.Event, cancel_scope: trio.CancelScope, local: _LocalSocket) -> None:
     """A join, leave or promotion changed what this node is: start over once the reply is out."""
     await restart.wait()
     await trio.sleep(0.3)
     log.info("restarting with the new pool settings")
+    local.pause()  # requests from now on wait for the restarted services
     notify("RELOADING=1")
     cancel_scope.cancel()
 
@@ -280,17 +326,23 @@ async def daemon_main(config: Config) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        while not shutdown.is_set():
-            restart = trio.Event()
-            try:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(_wait_for_signal, signals, nursery.cancel_scope, shutdown)
-                    nursery.start_soon(_restart_when, restart, nursery.cancel_scope)
-                    await _serve(config, nursery, shutdown, restart)
-            except* GD2Error as group:
-                failures.extend(_leaves(group))
-            if failures or not restart.is_set():
-                break
+        async with trio.open_nursery() as outer:  # what outlives an in-process restart: the local socket
+            local = _LocalSocket(config, outer, shutdown)
+            while not shutdown.is_set():
+                restart = trio.Event()
+                try:
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(_wait_for_signal, signals, nursery.cancel_scope, shutdown)
+                        nursery.start_soon(_restart_when, restart, nursery.cancel_scope, local)
+                        await _serve(config, nursery, shutdown, restart, local)
+                except* GD2Error as group:
+                    failures.extend(_leaves(group))
+                local.pause()
+                if failures or not restart.is_set():
+                    break
+            local.stop()  # requests still waiting are answered 503, then the socket closes
+            shutdown.set()
+            outer.cancel_scope.deadline = trio.current_time() + 1.0
     for exc in failures:
         log.error("glusterd2 cannot start", error=str(exc))
         print(f"glusterd2: {exc}", file=sys.stderr)

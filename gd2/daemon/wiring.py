@@ -36,7 +36,7 @@ from gd2.daemons.planner import Policy
 from gd2.daemons.process import ProcessBackend
 from gd2.daemons.supervisor import Supervisor
 from gd2.daemons.systemd import SystemdBackend
-from gd2.errors import GD2Error
+from gd2.errors import GD2Error, Unavailable
 from gd2.hooks import HookRunner, hook_environment
 from gd2.model.node import LocalNode
 from gd2.peer import PeerServer, TLSMaterial
@@ -166,6 +166,8 @@ async def recover_transactions(wired: Wired, *, own: bool) -> None:
         undone = await recover(store, wired.executor, node.peer_id, is_alive, own=own,
                                undo_timeout=wired.coordinator.undo_timeout)
     except GD2Error as exc:
+        if own and isinstance(exc, Unavailable):
+            raise  # at start, before serving: the caller retries while etcd settles
         log.warning("cannot recover transactions now", error=exc.message)
         return
     if undone:

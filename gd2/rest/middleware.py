@@ -57,7 +57,7 @@ class RequestContext:
                 if not started:
                     body = ErrorResponse(error=ErrorBody(
                         code="internal", message=f"internal error: {type(exc).__name__}: {exc}"))
-                    await _send_json(send_with_id, 500, body.model_dump(), [])
+                    await send_json(send_with_id, 500, body.model_dump(), [])
 
 
 class BearerAuth:
@@ -72,14 +72,14 @@ class BearerAuth:
             given = (_header(scope, b"authorization") or "").encode("latin-1")
             if not hmac.compare_digest(given, self._expected):
                 reason = "missing bearer token" if not given else "invalid bearer token"
-                await _send_json(send, 401, ErrorResponse(error=ErrorBody(
+                await send_json(send, 401, ErrorResponse(error=ErrorBody(
                     code="unauthorized", message=f"unauthorized: {reason}")).model_dump(),
                     [(b"www-authenticate", b"Bearer")])
                 return
         await self.app(scope, receive, send)
 
 
-async def _send_json(send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]]) -> None:
+async def send_json(send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]]) -> None:
     data = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), *headers]})

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from gd2.testing import DaemonProcess
+from gd2.api import routes
+from gd2.testing import DaemonProcess, http_over_unix, venv_bin
 
 
 def _peers(gd2: DaemonProcess) -> list[dict[str, Any]]:
@@ -146,6 +149,71 @@ def test_a_removed_live_node_leaves_and_starts_over_alone(daemon_factory: Callab
         time.sleep(0.3)
     one.ctl("peer", "add", two.address, check=True, timeout=120)  # and can join again
     assert len(_peers(one)) == 2
+
+
+def test_the_local_api_answers_throughout_a_restart_into_the_pool(
+        daemon_factory: Callable[..., DaemonProcess]) -> None:
+    """A joining node restarts in-process; its Unix socket stays open and requests wait, none is refused."""
+    one, two = daemon_factory(name="one"), daemon_factory(name="two")
+    own_cluster, pool_cluster = _peers(two)[0]["cluster_id"], _peers(one)[0]["cluster_id"]
+    seen: list[tuple[int, Any]] = []
+    failures: list[str] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set() and len(seen) < 5000:
+            try:
+                seen.append(http_over_unix(two.socket_path, "GET", routes.PEERS, timeout=30))
+            except OSError as exc:
+                failures.append(f"{type(exc).__name__}: {exc}")
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        one.ctl("peer", "add", two.address, check=True, timeout=120)
+        time.sleep(1)  # a few more requests after the node came back
+    finally:
+        done.set()
+        poller.join(timeout=60)
+    assert failures == []
+    assert all(status == 200 for status, _ in seen), [s for s in seen if s[0] != 200][:3]
+    clusters = [{p["cluster_id"] for p in body["peers"]} for _, body in seen]
+    assert clusters[0] == {own_cluster} and clusters[-1] == {pool_cluster}
+
+
+def test_events_watch_follows_its_node_restarting_into_the_pool(
+        daemon_factory: Callable[..., DaemonProcess], brick_fs: Path) -> None:
+    """`gd2ctl events watch` on a node that joins a pool goes on, now with the pool's events."""
+    one, two = daemon_factory(name="one"), daemon_factory(name="two")
+    watcher = subprocess.Popen([venv_bin("gd2ctl"), "--json", "events", "watch"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "GD2_SOCKET": str(two.socket_path)})
+    try:
+        _until(lambda: two.stderr_path.read_text(errors="replace").count(routes.EVENTS_STREAM) >= 1)
+        one.ctl("peer", "add", two.address, check=True, timeout=120)
+        _until(lambda: two.stderr_path.read_text(errors="replace").count(routes.EVENTS_STREAM) >= 2)  # re-opened
+        one.ctl("volume", "create", "followed", f"{one.address}:{brick_fs / 'followed'}", "force", check=True)
+        lines: queue.Queue[str] = queue.Queue()
+        reader = threading.Thread(target=lambda: [lines.put(line) for line in watcher.stdout or ()], daemon=True)
+        reader.start()
+        seen: list[dict[str, Any]] = []
+        while not seen or seen[-1]["kind"] != "volume.create":
+            seen.append(json.loads(lines.get(timeout=30)))  # queue.Empty: it never came
+        assert seen[-1]["volume"] == "followed"
+        assert watcher.poll() is None
+    finally:
+        watcher.kill()
+        watcher.wait(timeout=30)
+        for pipe in (watcher.stdout, watcher.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def _until(check: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
 
 
 def test_a_volume_right_after_the_joins_spans_a_node_being_promoted(

@@ -149,10 +149,17 @@ def test_killing_the_etcd_leader_node_keeps_the_pool_working(daemon_factory: Cal
     victim.kill_leftover_etcd()
     bricks = [f"{n.address}:{brick_fs / f'after-{i}'}" for i, n in enumerate(survivors)]
 
-    def created() -> bool:
-        return survivors[0].ctl("volume", "create", "after", "replica", "2", *bricks, timeout=30).returncode == 0
+    last_error: list[str] = []
 
-    _until("a volume create through a survivor succeeds", created, limit=60)
+    def created() -> bool:
+        result = survivors[0].ctl("volume", "create", "after", "replica", "2", *bricks, timeout=30)
+        last_error[:] = [result.stderr.strip()]
+        return result.returncode == 0
+
+    try:
+        _until("a volume create through a survivor succeeds", created, limit=60)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last error: {last_error}") from None
     assert "after" in _volume_names(survivors[1])
     victim.start()
     _until("the killed node is online again",
