@@ -2,8 +2,8 @@
 
 `volume set` on one node sends FETCHSPEC to the processes connected to that
 node only; bricks, self-heal daemons and mounts connected to the other nodes
-of the pool learn of it here: every node watches the volume records (by
-polling, one small list per interval) and sends FETCHSPEC to its own
+of the pool learn of it here: every node watches the volume records (an etcd
+watch; each change lists them, small) and sends FETCHSPEC to its own
 connections when a volume's options or bricks changed.  A second FETCHSPEC
 for the same change is harmless: a process whose volfile did not change keeps
 its graph.
@@ -22,6 +22,7 @@ from gd2.commands import keys
 from gd2.commands.volume_options import VolfileNotifier
 from gd2.errors import GD2Error
 from gd2.store import Store
+from gd2.store.follow import follow
 
 log = structlog.get_logger(__name__)
 
@@ -56,10 +57,12 @@ class VolfileChanges:
         await self._notifier.notify_fetchspec()
         return True
 
-    async def run(self, interval: float) -> None:
-        while True:
-            try:
-                await self.check()
-            except GD2Error as exc:
-                log.debug("cannot read volume records now", error=exc.message)
-            await trio.sleep(interval)
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Check on every change of a volume record (and after a broken watch is open again)."""
+        await follow(self._store, keys.VOLUMES, self._check_quietly, task_status=task_status)
+
+    async def _check_quietly(self) -> None:
+        try:
+            await self.check()
+        except GD2Error as exc:
+            log.info("cannot read volume records now", error=exc.message)

@@ -34,6 +34,7 @@ import structlog
 import trio
 
 import gd2
+from gd2.api import routes
 from gd2.api.token import derive_token
 from gd2.config import Config, load_config
 from gd2.daemon.logsetup import configure_logging
@@ -44,6 +45,8 @@ from gd2.store.embedded import EmbeddedEtcd, EtcdMember, etcd_binary_available, 
 from gd2.store.membership import MemberRemoved
 
 log = structlog.get_logger("gd2.daemon")
+
+_RESTART_DRAIN = 10.0  # seconds an in-process restart waits for the requests being answered
 
 _HEAVY_MODULES = ("gd2.daemon.wiring", "gd2.daemon.tls", "gd2.rest.app", "gd2.rest.server", "gd2.rest.gateway",
                   "gd2.sunrpc.server", "gd2.daemon.plugging")
@@ -91,7 +94,8 @@ class _LocalSocket:
     async def serve(self, app: Any, modules: dict[str, Any]) -> None:
         """Answer with ``app`` from now on; listen first if this is the first start."""
         if self._gateway is None:
-            gateway = modules["gd2.rest.gateway"].Gateway(self._config.request_timeout)
+            gateway = modules["gd2.rest.gateway"].Gateway(self._config.request_timeout,
+                                                          long_lived=(routes.EVENTS_STREAM,))
             gateway.serve(app)
             await self._nursery.start(lambda task_status: modules["gd2.rest.server"].serve_api(
                 gateway, f"unix:{self._config.socket_path}", self._shutdown, umask=0o177,
@@ -104,13 +108,25 @@ class _LocalSocket:
         if self._gateway is not None:
             self._gateway.pause()
 
+    async def drain(self) -> None:
+        """Let the requests being answered finish (up to _RESTART_DRAIN s) before the services go."""
+        if self._gateway is None:
+            return
+        with trio.move_on_after(_RESTART_DRAIN):
+            await self._gateway.drained()
+        if self._gateway.in_flight:
+            log.warning("restarting with requests still being answered", requests=self._gateway.in_flight)
+
     def stop(self) -> None:
         if self._gateway is not None:
             self._gateway.stop()
 
 
-async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, restart: trio.Event,
-                 local: _LocalSocket) -> None:
+async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, shutdown: trio.Event,
+                 restart: trio.Event, local: _LocalSocket) -> None:
+    """The start sequence.  Services run in ``nursery``; this node's etcd member in ``last``, which
+    is cancelled only once ``nursery`` is done, so every service's cleanup (lease revokes, the
+    transaction journal) still finds etcd up."""
     _make_dirs(config)
     if not local.listening:
         _refuse_if_socket_in_use(config.socket_path)
@@ -157,7 +173,7 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
                 save_pool(config.localstatedir, PoolState(etcd_role="client", endpoints=others))
                 restart.set()
 
-            await nursery.start(partial(_etcd_member, etcd, alone, removed))
+            await last.start(partial(_etcd_member, etcd, alone, removed))
             if pool.reset_etcd:  # done: from now on this data dir *is* the member
                 pool = replace(pool, reset_etcd=False)
                 save_pool(config.localstatedir, pool)
@@ -196,7 +212,7 @@ async def _serve(config: Config, nursery: trio.Nursery, shutdown: trio.Event, re
     await nursery.start(lambda task_status: modules["gd2.sunrpc.server"].serve_sunrpc(
         wired.sunrpc, config.address, config.sunrpc_port, config.rundir / "glusterd.socket",
         task_status=task_status))
-    nursery.start_soon(wiring.announce_volfile_changes, wired, 1.0)
+    nursery.start_soon(wiring.announce_volfile_changes, wired)
     if wired.systemd_bus is not None:
         # Unit state changes wake the supervisor at once (a brick killed is restarted after its backoff).
         await nursery.start(wired.systemd_bus.run, lambda _unit: supervisor.poke())
@@ -295,7 +311,8 @@ async def _restart_when(restart: trio.Event, cancel_scope: trio.CancelScope, loc
     await restart.wait()
     await trio.sleep(0.3)
     log.info("restarting with the new pool settings")
-    local.pause()  # requests from now on wait for the restarted services
+    local.pause()  # requests from now on wait for the restarted services...
+    await local.drain()  # ...and those being answered finish first
     notify("RELOADING=1")
     cancel_scope.cancel()
 
@@ -331,10 +348,12 @@ async def daemon_main(config: Config) -> int:
             while not shutdown.is_set():
                 restart = trio.Event()
                 try:
-                    async with trio.open_nursery() as nursery:
-                        nursery.start_soon(_wait_for_signal, signals, nursery.cancel_scope, shutdown)
-                        nursery.start_soon(_restart_when, restart, nursery.cancel_scope, local)
-                        await _serve(config, nursery, shutdown, restart, local)
+                    async with trio.open_nursery() as last:  # etcd: stopped after everything using it
+                        async with trio.open_nursery() as nursery:
+                            nursery.start_soon(_wait_for_signal, signals, nursery.cancel_scope, shutdown)
+                            nursery.start_soon(_restart_when, restart, nursery.cancel_scope, local)
+                            await _serve(config, nursery, last, shutdown, restart, local)
+                        last.cancel_scope.cancel()
                 except* GD2Error as group:
                     failures.extend(_leaves(group))
                 local.pause()

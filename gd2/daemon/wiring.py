@@ -194,6 +194,6 @@ async def keep_pool(wired: Wired, interval: float, localstatedir: Path, pool: Po
             save_pool(localstatedir, pool)
 
 
-async def announce_volfile_changes(wired: Wired, interval: float) -> None:
+async def announce_volfile_changes(wired: Wired) -> None:
     """FETCHSPEC to this node's processes when another node changes a volume's graph."""
-    await VolfileChanges(wired.store, wired.sunrpc).run(interval)
+    await VolfileChanges(wired.store, wired.sunrpc).run()

@@ -54,7 +54,7 @@ def _local(volume: dict[str, Any], peer_id: str) -> bool:
 
 class PluginDaemons:
     def __init__(self, store: Store, host: PluginHost, supervisor: Supervisor, peer_id: str,
-                 interval: float = 2.0) -> None:
+                 interval: float = 30.0) -> None:
         self._store = store
         self._host = host
         self._supervisor = supervisor
@@ -71,6 +71,8 @@ class PluginDaemons:
         return sorted(self._wanted)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Reconcile when poked (a volume changed, a plugin came or went: gd2.daemon.plugging), and
+        every ``interval`` in any case."""
         task_status.started()
         while True:
             try:

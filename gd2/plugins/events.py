@@ -25,6 +25,7 @@ from gd2.commands import keys
 from gd2.errors import GD2Error
 from gd2.plugins.model import Event
 from gd2.store import Store
+from gd2.store.follow import follow
 
 log = structlog.get_logger("gd2.plugins")
 
@@ -57,9 +58,9 @@ class FeedEvents:
 
 
 class StoreChanges:
-    """Volume and peer changes seen by polling the store every ``interval`` seconds."""
+    """Volume and peer changes, seen through etcd watches (and a look every ``interval`` in any case)."""
 
-    def __init__(self, store: Store, node_id: str, interval: float = 2.0) -> None:
+    def __init__(self, store: Store, node_id: str, interval: float = 30.0) -> None:
         self._store = store
         self._node = node_id
         self._interval = interval
@@ -68,6 +69,9 @@ class StoreChanges:
 
     def poke(self) -> None:
         self._wake.set()
+
+    async def _poked(self) -> None:
+        self.poke()
 
     async def _snapshot(self) -> tuple[dict[str, dict[str, Any]], set[str]]:
         volumes = {e.key.rsplit("/", 1)[-1]: e.value for e in await self._store.list_prefix(keys.VOLUMES)}
@@ -78,20 +82,23 @@ class StoreChanges:
         return Event(f"{self._node}-store-{next(self._seq)}", type_, time.time(), self._node, attrs)
 
     async def run(self, publish: Publish) -> None:
-        before: tuple[dict[str, dict[str, Any]], set[str]] | None = None
-        while True:
-            try:
-                now = await self._snapshot()
-            except GD2Error as exc:
-                log.debug("cannot read the store for plugin events", error=exc.message)
-            else:
-                if before is not None:
-                    for event in self.diff(before, now):
-                        publish(event)
-                before = now
-            with trio.move_on_after(self._interval):
-                await self._wake.wait()
-            self._wake = trio.Event()
+        async with trio.open_nursery() as nursery:
+            for prefix in (keys.VOLUMES, keys.PEERS):
+                nursery.start_soon(follow, self._store, prefix, self._poked)
+            before: tuple[dict[str, dict[str, Any]], set[str]] | None = None
+            while True:
+                self._wake = trio.Event()  # before the look: a change during it means another look
+                try:
+                    now = await self._snapshot()
+                except GD2Error as exc:
+                    log.debug("cannot read the store for plugin events", error=exc.message)
+                else:
+                    if before is not None:
+                        for event in self.diff(before, now):
+                            publish(event)
+                    before = now
+                with trio.move_on_after(self._interval):
+                    await self._wake.wait()
 
     def diff(self, before: tuple[dict[str, dict[str, Any]], set[str]],
              now: tuple[dict[str, dict[str, Any]], set[str]]) -> list[Event]:

@@ -192,12 +192,15 @@ class EtcdStore:
         if conn.calls == 0:
             conn.client.close()
 
-    async def _call(self, what: str, fn: Callable[[Any], T], *, idempotent: bool = False) -> T:
+    async def _call(self, what: str, fn: Callable[[Any], T], *, idempotent: bool = False,
+                    abandon_on_cancel: bool = False) -> T:
         """Run ``fn(client)`` in a thread; fail over when safe; translate errors.
 
         ``idempotent``: applying ``fn`` twice is the same as once, so it may
         be sent again after any connection failure; other calls are sent
-        again only if they never left.
+        again only if they never left.  ``abandon_on_cancel``: a cancelled
+        caller does not wait for the thread (which ends at the client's
+        timeout); only for calls whose outcome nobody needs.
         """
         conn = self._conn
         conn.calls += 1
@@ -206,7 +209,7 @@ class EtcdStore:
             revived = False
             while True:
                 try:
-                    return await trio.to_thread.run_sync(fn, conn.client)
+                    return await trio.to_thread.run_sync(fn, conn.client, abandon_on_cancel=abandon_on_cancel)
                 except etcd3.exceptions.NoServerAvailableError:
                     if revived:
                         raise Unavailable(f"etcd at {', '.join(conn.urls)} did not answer ({what})") from None
@@ -302,7 +305,9 @@ class EtcdStore:
         return int(replies[0].TTL) if replies else 0
 
     async def revoke_lease(self, lease: int) -> None:
-        await self._call("revoke lease", lambda c: c.revoke_lease(lease))
+        # Cleanup on the way out, under a short deadline: a lease not revoked expires after its TTL,
+        # so a cancelled revoke (etcd without quorum while a pool stops) is not waited for.
+        await self._call("revoke lease", lambda c: c.revoke_lease(lease), abandon_on_cancel=True)
 
     async def members(self, *, require_quorum: bool = True) -> list[Member]:
         """The etcd cluster's members, sorted by id.

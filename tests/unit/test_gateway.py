@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import trio
+import trio.testing
 
 from gd2.rest.gateway import Gateway
 
@@ -87,3 +88,30 @@ async def test_lifespan_is_answered_by_the_gateway() -> None:
 
     await Gateway(wait=1)({"type": "lifespan"}, receive, send)
     assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+async def test_drained_waits_for_the_requests_being_answered_but_not_long_lived_ones() -> None:
+    release = trio.Event()
+
+    async def slow(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await release.wait()
+        await _app(scope, receive, send)
+
+    gateway = Gateway(wait=5, long_lived=("/v1/events/stream",))
+    gateway.serve(slow)
+    answers: list[tuple[int, bytes]] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(lambda: _collect(gateway, answers))
+        nursery.start_soon(lambda: _get(gateway, "/v1/events/stream"))  # never counted
+        await trio.testing.wait_all_tasks_blocked()
+        assert gateway.in_flight == 1
+        gateway.pause()
+        with trio.move_on_after(0.2) as waited:
+            await gateway.drained()
+        assert waited.cancelled_caught  # the request is still being answered
+        release.set()
+        with trio.fail_after(5):
+            await gateway.drained()
+        assert gateway.in_flight == 0
+        nursery.cancel_scope.cancel()
+    assert answers == [(200, b"/v1/peers")]

@@ -6,6 +6,8 @@ import io
 import json
 
 import pytest
+import trio
+import trio.testing
 
 from gd2.plugins import sdk, wire
 from gd2.plugins.events import StoreChanges
@@ -165,3 +167,18 @@ def test_store_changes_become_events() -> None:
     assert got == [("volume-create", {"volume": "new"}), ("volume-delete", {"volume": "gone"}),
                    ("volume-start", {"volume": "a", "state": "Started"}), ("volume-set", {"volume": "a"}),
                    ("peer-add", {"peer": "p2"})]
+
+
+async def test_store_changes_are_published_as_they_happen() -> None:
+    store = FakeStore()
+    changes = StoreChanges(store, "node-1", interval=3600)  # no periodic look: only the watches
+    published: list[str] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(changes.run, lambda event: published.append(event.type))
+        await trio.testing.wait_all_tasks_blocked()
+        await store.put("volumes/v", "volume", {"state": "Created"})
+        await trio.testing.wait_all_tasks_blocked()
+        await store.put("peers/p2", "peer", {"id": "p2"})
+        await trio.testing.wait_all_tasks_blocked()
+        assert published == ["volume-create", "peer-add"]
+        nursery.cancel_scope.cancel()
