@@ -11,7 +11,7 @@ Read top to bottom, ``_serve`` is the start sequence:
 6. READY=1, then wait for SIGTERM/SIGINT
 
 A join, leave or etcd promotion starts the sequence over in-process
-(``daemon_main``); the Unix socket stays open through that (gd2.rest.gateway).
+(``daemon_main``); the API's listeners stay open through that (gd2.daemon.listeners).
 
 The modules behind the API (FastAPI, etcd3/gRPC) take most of a second to
 import, so they are imported in a worker thread while etcd boots.
@@ -34,9 +34,9 @@ import structlog
 import trio
 
 import gd2
-from gd2.api import routes
 from gd2.api.token import derive_token
 from gd2.config import Config, load_config
+from gd2.daemon.listeners import ApiListeners
 from gd2.daemon.logsetup import configure_logging
 from gd2.daemon.notify import notify, status, watchdog_loop
 from gd2.daemon.state import TLS_DIR, PoolState, load_or_create_node, load_or_create_secret, load_pool, save_pool
@@ -45,8 +45,6 @@ from gd2.store.embedded import EmbeddedEtcd, EtcdMember, etcd_binary_available, 
 from gd2.store.membership import MemberRemoved
 
 log = structlog.get_logger("gd2.daemon")
-
-_RESTART_DRAIN = 10.0  # seconds an in-process restart waits for the requests being answered
 
 _HEAVY_MODULES = ("gd2.daemon.wiring", "gd2.daemon.tls", "gd2.rest.app", "gd2.rest.server", "gd2.rest.gateway",
                   "gd2.sunrpc.server", "gd2.daemon.plugging")
@@ -78,57 +76,13 @@ def _import_heavy() -> dict[str, Any]:
     return {name: importlib.import_module(name) for name in _HEAVY_MODULES}
 
 
-class _LocalSocket:
-    """The Unix socket of the API: opened by the first start, kept open across in-process restarts."""
-
-    def __init__(self, config: Config, nursery: trio.Nursery, shutdown: trio.Event) -> None:
-        self._config = config
-        self._nursery = nursery
-        self._shutdown = shutdown
-        self._gateway: Any = None
-
-    @property
-    def listening(self) -> bool:
-        return self._gateway is not None
-
-    async def serve(self, app: Any, modules: dict[str, Any]) -> None:
-        """Answer with ``app`` from now on; listen first if this is the first start."""
-        if self._gateway is None:
-            gateway = modules["gd2.rest.gateway"].Gateway(self._config.request_timeout,
-                                                          long_lived=(routes.EVENTS_STREAM,))
-            gateway.serve(app)
-            await self._nursery.start(lambda task_status: modules["gd2.rest.server"].serve_api(
-                gateway, f"unix:{self._config.socket_path}", self._shutdown, umask=0o177,
-                task_status=task_status))
-            self._gateway = gateway
-        else:
-            self._gateway.serve(app)
-
-    def pause(self) -> None:
-        if self._gateway is not None:
-            self._gateway.pause()
-
-    async def drain(self) -> None:
-        """Let the requests being answered finish (up to _RESTART_DRAIN s) before the services go."""
-        if self._gateway is None:
-            return
-        with trio.move_on_after(_RESTART_DRAIN):
-            await self._gateway.drained()
-        if self._gateway.in_flight:
-            log.warning("restarting with requests still being answered", requests=self._gateway.in_flight)
-
-    def stop(self) -> None:
-        if self._gateway is not None:
-            self._gateway.stop()
-
-
 async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, shutdown: trio.Event,
-                 restart: trio.Event, local: _LocalSocket) -> None:
+                 restart: trio.Event, listeners: ApiListeners) -> None:
     """The start sequence.  Services run in ``nursery``; this node's etcd member in ``last``, which
     is cancelled only once ``nursery`` is done, so every service's cleanup (lease revokes, the
     transaction journal) still finds etcd up."""
     _make_dirs(config)
-    if not local.listening:
+    if not listeners.listening:
         _refuse_if_socket_in_use(config.socket_path)
     node = load_or_create_node(config.localstatedir, config.address)
     pool = load_pool(config.localstatedir)
@@ -242,20 +196,13 @@ async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, shut
     await nursery.start(plugins.run)
 
     rest_app = modules["gd2.rest.app"]
-    serve_api = modules["gd2.rest.server"].serve_api
     api = rest_app.create_api(services, config.request_timeout)
     plugging.mount(api, plugins, config.request_timeout)
-    await local.serve(rest_app.local_app(api), modules)
+    await listeners.serve_local(rest_app.local_app(api))
     if config.rest_port:
-        token = derive_token(secret)
-        try:
-            tls_dir = config.localstatedir / TLS_DIR  # the node's certificate from its pool's CA: https only
-            await nursery.start(lambda task_status: serve_api(
-                rest_app.remote_app(api, token), f"{config.address}:{config.rest_port}", shutdown,
-                certfile=tls_dir / "node.pem", keyfile=tls_dir / "node.key", task_status=task_status))
-        except OSError as exc:
-            raise ConfigError(f"cannot listen on {config.address}:{config.rest_port}: {exc.strerror}"
-                              ) from None
+        tls_dir = config.localstatedir / TLS_DIR  # the node's certificate from its pool's CA: https only
+        await listeners.serve_tcp(rest_app.remote_app(api, derive_token(secret)),
+                                  certfile=tls_dir / "node.pem", keyfile=tls_dir / "node.key")
     # Online from here: `alive/<id>` means this node answers its API (a `peer add` waits for it).
     await settle("mark this node online", lambda: nursery.start(services.peers.keep_alive, 10))
     # Daemons of started volumes: adopted if they outlived us, started again if they did not.
@@ -306,13 +253,13 @@ async def _etcd_member(etcd: EmbeddedEtcd, need_quorum: bool, removed: Callable[
         await trio.sleep_forever()  # the restart that ``removed`` asked for cancels this
 
 
-async def _restart_when(restart: trio.Event, cancel_scope: trio.CancelScope, local: _LocalSocket) -> None:
+async def _restart_when(restart: trio.Event, cancel_scope: trio.CancelScope, listeners: ApiListeners) -> None:
     """A join, leave or promotion changed what this node is: start over once the reply is out."""
     await restart.wait()
     await trio.sleep(0.3)
     log.info("restarting with the new pool settings")
-    local.pause()  # requests from now on wait for the restarted services...
-    await local.drain()  # ...and those being answered finish first
+    listeners.pause()  # requests from now on wait for the restarted services...
+    await listeners.drain()  # ...and those being answered finish first
     notify("RELOADING=1")
     cancel_scope.cancel()
 
@@ -343,23 +290,23 @@ async def daemon_main(config: Config) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async with trio.open_nursery() as outer:  # what outlives an in-process restart: the local socket
-            local = _LocalSocket(config, outer, shutdown)
+        async with trio.open_nursery() as outer:  # what outlives an in-process restart: the API listeners
+            listeners = ApiListeners(config, outer, shutdown)
             while not shutdown.is_set():
                 restart = trio.Event()
                 try:
                     async with trio.open_nursery() as last:  # etcd: stopped after everything using it
                         async with trio.open_nursery() as nursery:
                             nursery.start_soon(_wait_for_signal, signals, nursery.cancel_scope, shutdown)
-                            nursery.start_soon(_restart_when, restart, nursery.cancel_scope, local)
-                            await _serve(config, nursery, last, shutdown, restart, local)
+                            nursery.start_soon(_restart_when, restart, nursery.cancel_scope, listeners)
+                            await _serve(config, nursery, last, shutdown, restart, listeners)
                         last.cancel_scope.cancel()
                 except* GD2Error as group:
                     failures.extend(_leaves(group))
-                local.pause()
+                listeners.pause()
                 if failures or not restart.is_set():
                     break
-            local.stop()  # requests still waiting are answered 503, then the socket closes
+            listeners.stop()  # requests still waiting are answered 503, then the listeners close
             shutdown.set()
             outer.cancel_scope.deadline = trio.current_time() + 1.0
     for exc in failures:

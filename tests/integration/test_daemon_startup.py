@@ -148,3 +148,18 @@ def test_etcd_killed_is_restarted(gd2: DaemonProcess, brick_fs: Path) -> None:
         pytest.fail(f"etcd was not restarted: {gd2.stderr_tail()}")
     gd2.ctl("volume", "create", "after", f"{gd2.address}:{brick_fs}/a", check=True)
     assert "etcd exited; restarting" in gd2.stderr_path.read_text()
+
+
+def test_a_taken_rest_port_is_a_clear_error(gd2: DaemonProcess) -> None:
+    assert gd2.stop() == 0
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind((gd2.address, gd2.rest_port))
+        squatter.listen()
+        gd2.start(wait=False)
+        assert gd2.process is not None
+        assert gd2.process.wait(60) == 1
+    gd2.process = None
+    err = gd2.stderr_path.read_text()
+    assert f"glusterd2: cannot listen on {gd2.address}:{gd2.rest_port}: Address already in use" in err
+    assert "Traceback" not in err

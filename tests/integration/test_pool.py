@@ -6,12 +6,17 @@ ports, different addresses).  Brick directories live on one tmpfs.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import queue
+import ssl
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -227,6 +232,37 @@ def test_a_volume_right_after_the_joins_spans_a_node_being_promoted(
     nodes[0].ctl("volume", "create", "quick", "replica", "3", *bricks, "force", check=True)
     nodes[0].ctl("volume", "start", "quick", check=True)
     nodes[0].ctl("volume", "stop", "quick", check=True)
+
+
+def test_the_tcp_api_answers_throughout_a_promotion(daemon_factory: Callable[..., DaemonProcess]) -> None:
+    """The third of three quick joins starts as an etcd client and is promoted moments later, which
+    restarts it in-process; its https listener (same certificate) stays open and requests wait."""
+    nodes = [daemon_factory(name=f"node{i}") for i in (1, 2, 3)]
+    for other in nodes[1:]:
+        nodes[0].ctl("peer", "add", other.address, check=True, timeout=120)
+    third = nodes[2]
+    secret = (third.statedir / "auth").read_bytes().strip()
+    token = hmac.new(secret, b"gd2-rest-token-v1", hashlib.sha256).hexdigest()
+    context = ssl.create_default_context(cafile=str(third.statedir / "tls" / "ca.pem"))
+    statuses: list[int] = []
+    failures: list[str] = []
+
+    def starts() -> int:  # the first start, the join, then the promotion
+        return third.stderr_path.read_text(errors="replace").count("glusterd2 ready")
+
+    deadline = time.monotonic() + 60
+    after = 0  # requests since the promotion's restart completed
+    while after < 10:
+        assert time.monotonic() < deadline, f"no promotion seen: {starts()} starts, {statuses[-3:]}"
+        after = after + 1 if starts() >= 3 else 0
+        request = urllib.request.Request(f"https://{third.address}:{third.rest_port}{routes.PEERS}",
+                                         headers={"Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=30, context=context) as reply:
+                statuses.append(reply.status)
+        except (OSError, urllib.error.HTTPError) as exc:
+            failures.append(f"{type(exc).__name__}: {exc}")
+    assert failures == [] and set(statuses) == {200}
 
 
 def test_events_of_the_whole_pool_are_seen_from_any_node(daemon_factory: Callable[..., DaemonProcess],
