@@ -147,15 +147,22 @@ async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, shut
     wired = wiring.wire(config, node, endpoints, await wiring.pick_backend(config), pool=pool, tls=tls,
                         restart=restart_soon)
     quorum_wait = config.store_timeout if len(pool.initial_cluster) <= 1 else config.etcd_start_timeout * 4
+    refused: Unavailable | None = None
     try:
         with trio.fail_after(quorum_wait):
             if etcd is not None and len(pool.initial_cluster) > 1:
                 status("waiting for etcd quorum")
                 await etcd.wait_quorum()
-            await wired.store.ping()
+            while True:  # an etcd just started may refuse for a moment
+                try:
+                    await wired.store.ping()
+                    break
+                except Unavailable as exc:
+                    refused = exc
+                    await trio.sleep(0.2)
     except trio.TooSlowError:
-        raise Unavailable(f"etcd at {', '.join(endpoints)} did not answer within "
-                          f"{quorum_wait:g}s") from None
+        raise Unavailable(f"etcd at {', '.join(endpoints)} did not answer within {quorum_wait:g}s"
+                          + (f" ({refused.message})" if refused is not None else "")) from None
     services, supervisor = wired.services, wired.supervisor
     if ca is not None:
         await services.pool.publish_ca(ca)  # the pool is born here: its CA goes where members find it

@@ -61,7 +61,10 @@ def _endpoint(url: str, retry: float) -> Any:
     parts = urlsplit(url)
     if not parts.hostname or not parts.port:
         raise InvalidRequest(f"etcd endpoint {url!r} is not http://HOST:PORT")
-    return etcd3.Endpoint(parts.hostname, parts.port, secure=False, time_retry=retry)
+    # A channel of its own, not one shared through gRPC's global subchannel pool: a store made after
+    # an in-process restart must not inherit the backoff of a connection to the etcd that was stopped.
+    return etcd3.Endpoint(parts.hostname, parts.port, secure=False, time_retry=retry,
+                          opts=[("grpc.use_local_subchannel_pool", 1)])
 
 
 def _rpc_error(exc: BaseException) -> grpc.RpcError | None:
