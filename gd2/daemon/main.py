@@ -76,8 +76,8 @@ def _import_heavy() -> dict[str, Any]:
     return {name: importlib.import_module(name) for name in _HEAVY_MODULES}
 
 
-async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, shutdown: trio.Event,
-                 restart: trio.Event, listeners: ApiListeners) -> None:
+async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, restart: trio.Event,
+                 listeners: ApiListeners) -> None:
     """The start sequence.  Services run in ``nursery``; this node's etcd member in ``last``, which
     is cancelled only once ``nursery`` is done, so every service's cleanup (lease revokes, the
     transaction journal) still finds etcd up."""
@@ -306,7 +306,7 @@ async def daemon_main(config: Config) -> int:
                         async with trio.open_nursery() as nursery:
                             nursery.start_soon(_wait_for_signal, signals, nursery.cancel_scope, shutdown)
                             nursery.start_soon(_restart_when, restart, nursery.cancel_scope, listeners)
-                            await _serve(config, nursery, last, shutdown, restart, listeners)
+                            await _serve(config, nursery, last, restart, listeners)
                         last.cancel_scope.cancel()
                 except* GD2Error as group:
                     failures.extend(_leaves(group))

@@ -120,6 +120,24 @@ def test_a_crashing_plugin_is_restarted_then_marked_failed(tmp_path: Path, brick
     gd2.ctl("volume", "stop", "cv", check=True)
 
 
+def test_a_plugin_that_fails_its_health_checks_is_restarted(tmp_path: Path,
+                                                            daemon_factory: Callable[..., DaemonProcess]) -> None:
+    pdir, cue = tmp_path / "plugins", tmp_path / "sick-now"
+    install(pdir, TEST_PLUGIN, "sickly", {"sick_file": str(cue)})
+    gd2 = daemon_factory("--plugin-dir", str(pdir))
+    first = plugins(gd2)["sickly"]
+    assert first["state"] == "running"
+    cue.touch()  # its Health answers "not serving" from now on: three checks (5 s apart) and it is restarted
+    again = wait_for(lambda: (p := plugins(gd2)["sickly"])["pid"] not in (None, first["pid"]) and p, timeout=60)
+    cue.unlink()
+    assert again["restarts"] == 1
+    wait_for(lambda: plugins(gd2)["sickly"]["state"] == "running")
+    log = gd2.stderr_path.read_text()
+    assert "plugin unhealthy; restarting it" in log and "sick on cue" in log
+    status, body = gd2.api("GET", "/v1/plugins/sickly/hello/x")
+    assert status == 200 and body["hello"] == "x"
+
+
 def _pid_of(pidfile: Path) -> int | None:
     try:
         pid = int(pidfile.read_text().strip())

@@ -1,8 +1,9 @@
 """A glusterd2 plugin for tests; what it is and does comes from ``<its path>.json``.
 
 ``{"name", "version", "depends": [[name, min_version]], "handshake_protocol": N,
-"crash_file": PATH, "start_log": PATH, "route": true}``: with ``crash_file``
-it exits with status 3 as soon as that file exists (at start, too); it
+"crash_file": PATH, "sick_file": PATH, "start_log": PATH, "route": true}``: with
+``crash_file`` it exits with status 3 as soon as that file exists (at start, too); with
+``sick_file`` its health check answers "not serving" while that file exists; it
 appends "<name> <monotonic ns>" to ``start_log`` when glusterd2 first asks
 Describe; ``handshake_protocol`` makes it claim another protocol version in
 its handshake line.
@@ -35,6 +36,13 @@ def setup(host: sdk.HostInfo, config: dict[str, Any]) -> None:
     if "start_log" in settings:
         with open(settings["start_log"], "a") as log:
             log.write(f"{plugin.name} {time.monotonic_ns()}\n")
+
+
+@plugin.on_health
+def health() -> tuple[bool, str]:
+    if "sick_file" in settings and os.path.exists(settings["sick_file"]):
+        return False, "sick on cue"
+    return True, ""
 
 
 @plugin.route("GET", "/hello/{who}", "say hello")
