@@ -7,8 +7,9 @@ step, awaited: a node whose policy refuses the operation refuses it for the
 pool, naming its script); post scripts are queued here and handed to every
 other online node (the ``hooks.Post`` step) in the background, after the
 transaction's locks are gone, so the reply never waits for another node.  A
-node that cannot be reached is skipped with a warning: its scripts do not
-run for that operation.
+node that cannot be reached is skipped at once with a warning (no reconnect
+retries: a dead node still counts as online until its lease runs out): its
+scripts do not run for that operation.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ log = structlog.get_logger(__name__)
 
 # Waits between attempts at a peer that refuses connections (about 8 s in all); None: give up.
 _RECONNECT_DELAYS: tuple[float | None, ...] = (0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.5, 1.5, 1.5, None)
+_ONCE: tuple[float | None, ...] = (None,)
 
 
 class PeerStepExecutor:
@@ -52,10 +53,20 @@ class PeerStepExecutor:
         return client
 
     async def run_step(self, node_id: str, txnid: str, reqid: str, step: str, args: Any, undo: bool) -> Any:
-        request = StepRequest(txn_id=txnid, reqid=reqid, step=step, undo=undo, args=bytes(msgpack.packb(args)))
         # A peer restarting in-process (after a join or an etcd promotion) refuses connections for
         # a moment: a call that never got through is sent again, for a bounded time.
-        for delay in _RECONNECT_DELAYS:
+        return await self._run(node_id, txnid, reqid, step, args, undo, _RECONNECT_DELAYS)
+
+    def once(self) -> _Once:
+        """This executor (its connections too) without the reconnect retries, for best-effort calls:
+        a peer that refuses is skipped at once (hook scripts run on the nodes reachable now, as
+        glusterd1 runs them on its connected peers), rather than after ~8 s when it is dead."""
+        return _Once(self)
+
+    async def _run(self, node_id: str, txnid: str, reqid: str, step: str, args: Any, undo: bool,
+                   delays: tuple[float | None, ...]) -> Any:
+        request = StepRequest(txn_id=txnid, reqid=reqid, step=step, undo=undo, args=bytes(msgpack.packb(args)))
+        for delay in delays:
             client = await self._client(node_id)
             try:
                 reply = await client.run_step(request)
@@ -71,3 +82,13 @@ class PeerStepExecutor:
         clients, self._clients = self._clients, {}
         for _where, client in clients.values():
             await client.aclose()
+
+
+class _Once:
+    """A PeerStepExecutor that does not retry a peer refusing connections (PeerStepExecutor.once)."""
+
+    def __init__(self, executor: PeerStepExecutor) -> None:
+        self._executor = executor
+
+    async def run_step(self, node_id: str, txnid: str, reqid: str, step: str, args: Any, undo: bool) -> Any:
+        return await self._executor._run(node_id, txnid, reqid, step, args, undo, _ONCE)

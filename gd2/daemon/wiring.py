@@ -126,7 +126,8 @@ def wire(config: Config, node: LocalNode, endpoints: Sequence[str], backend_kind
                         store, root=config.localstatedir / "hooks", workdir=config.localstatedir,
                         refuse_on_pre_failure=config.pre_hook_failure == "refuse")
     # ...on every node of the pool, as glusterd1 runs them (the other nodes through a step).
-    pool_hooks = PoolHooks(hooks, peers, executor, node.peer_id, call_timeout=config.hook_timeout + 10)
+    # Only other nodes, and best effort: a node that refuses now (dead, restarting) is skipped at once.
+    pool_hooks = PoolHooks(hooks, peers, remote.once(), node.peer_id, call_timeout=config.hook_timeout + 10)
     for step in pool_hooks.steps():
         steps.add(step)
     services = build_services(store, node, paths=paths, volfiles=volfiles, backend=backend, registry=registry,
