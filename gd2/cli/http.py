@@ -284,21 +284,30 @@ def _read_head(reader: _Reader) -> tuple[int, str, dict[str, str]]:
     return int(parts[1]), parts[2] if len(parts) > 2 else "", headers
 
 
+def _chunk_size(reader: _Reader) -> int:
+    """The size line that opens a chunk (extensions after ``;`` ignored)."""
+    size_text = reader.line().split(b";", 1)[0].strip()
+    try:
+        return int(size_text, 16)
+    except ValueError:
+        raise _ProtocolError(f"bad chunk size {size_text[:20]!r}") from None
+
+
+def _chunk(reader: _Reader, size: int) -> bytes:
+    """A chunk's data and the CRLF after it."""
+    data = reader.exact(size)
+    if reader.line():
+        raise _ProtocolError("chunk not followed by CRLF")
+    return data
+
+
 def _read_chunked(reader: _Reader) -> bytes:
     body = bytearray()
-    while True:
-        size_text = reader.line().split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise _ProtocolError(f"bad chunk size {size_text[:20]!r}") from None
-        if size == 0:
-            while reader.line():  # trailers
-                pass
-            return bytes(body)
-        body += reader.exact(size)
-        if reader.line():
-            raise _ProtocolError("chunk not followed by CRLF")
+    while size := _chunk_size(reader):
+        body += _chunk(reader, size)
+    while reader.line():  # trailers
+        pass
+    return bytes(body)
 
 
 class Stream:
@@ -323,16 +332,10 @@ class Stream:
             while True:
                 if reader.at_end():
                     return  # the server closed between two chunks: the stream ended (glusterd2 stopped)
-                size_text = reader.line().split(b";", 1)[0].strip()
-                try:
-                    size = int(size_text, 16)
-                except ValueError:
-                    raise _ProtocolError(f"bad chunk size {size_text[:20]!r}") from None
+                size = _chunk_size(reader)
                 if size == 0:
                     return
-                yield reader.exact(size)
-                if reader.line():
-                    raise _ProtocolError("chunk not followed by CRLF")
+                yield _chunk(reader, size)
         elif self._length is not None:
             yield reader.exact(self._length)
         else:
