@@ -4,7 +4,16 @@ A brick belongs to a volume when it carries ``trusted.glusterfs.volume-id``
 (the volume's 16-byte UUID); glusterfsd refuses to export a directory whose
 id does not match its volfile.  Like glusterd1 we refuse a path when it, or
 any directory above it, already carries a volume id or a gfid, and we refuse
-the root filesystem unless forced.  Every change records what it did so that
+the root filesystem unless forced.
+
+A brick path must not go through a symbolic link (the brick itself or any
+directory above it).  glusterd1 stores the path as given and compares
+realpath()s; that leaves the stored path, the volfile id and the marked
+directory disagreeing, and a link re-pointed later makes the checks and the
+delete look at another directory than the one marked.  So the admin is told
+the real path instead, and every function here then works on one directory.
+Releasing a brick of an older volume that was created through a link follows
+the link to where its mark was set.  Every change records what it did so that
 it can be undone exactly, and undo never removes a mark someone else set.
 """
 
@@ -13,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,9 +66,40 @@ def _existing_ancestor(path: Path) -> Path:
     return probe
 
 
+def symlink_on_path(path: Path) -> Path | None:
+    """The first existing component of ``path`` (itself included) that is a symbolic link."""
+    probe = Path("/")
+    for part in path.parts[1:]:
+        probe = probe / part
+        try:
+            if stat.S_ISLNK(os.lstat(probe).st_mode):
+                return probe
+        except FileNotFoundError:
+            return None
+    return None
+
+
+def _refuse_symlink(spec: str, path: Path) -> None:
+    link = symlink_on_path(path)
+    if link is None:
+        return
+    where = "is a symbolic link" if link == path else f"goes through the symbolic link {link}"
+    raise InvalidRequest(
+        f"brick {spec}: {path} {where}; give the real path ({os.path.realpath(path)}) instead",
+        {"bricks": spec})
+
+
+def _real(path: Path) -> Path:
+    """Where a mark on ``path`` lands (the target when an older volume's brick is a link)."""
+    return Path(os.path.realpath(path))
+
+
 def check_brick_path(spec: str, path: Path, *, force: bool) -> None:
     """Refuse a brick path glusterd1 would refuse; ``spec`` names it in errors."""
+    if path == Path("/") or not path.is_absolute():
+        raise InvalidRequest(f"brick {spec}: {path} cannot be a brick", {"bricks": spec})
     try:
+        _refuse_symlink(spec, path)
         if path.exists() and not path.is_dir():
             raise InvalidRequest(f"brick {spec}: {path} exists and is not a directory", {"bricks": spec})
         probe = path
@@ -91,7 +132,10 @@ def prepare_brick(spec: str, path: Path, volume_id: str) -> PreparedBrick:
     same directory exactly one can claim it.
     """
     created_from: Path | None = None
+    if path == Path("/") or not path.is_absolute():
+        raise InvalidRequest(f"brick {spec}: {path} cannot be a brick", {"bricks": spec})
     try:
+        _refuse_symlink(spec, path)  # again: CheckBricks ran in an earlier step
         top = _existing_ancestor(path)
         if top != path:
             path.mkdir(mode=0o755, parents=True)
@@ -131,6 +175,7 @@ def prepare_brick(spec: str, path: Path, volume_id: str) -> PreparedBrick:
 
 def release_brick(path: Path, volume_id: str) -> bool:
     """Remove the volume-id mark if it is ``volume_id``'s; True if removed."""
+    path = _real(path)
     try:
         if _getxattr(path, VOLUME_ID_XATTR) != uuid.UUID(volume_id).bytes:
             return False
@@ -148,6 +193,7 @@ class BrickGone(BrickError):
 
 def mark_brick(path: Path, volume_id: str) -> None:
     """Set the mark again (undo of release_brick)."""
+    path = _real(path)
     try:
         os.setxattr(path, VOLUME_ID_XATTR, uuid.UUID(volume_id).bytes)
     except FileNotFoundError:

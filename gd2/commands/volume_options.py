@@ -26,11 +26,19 @@ from gd2.commands.volumes import VolumeService
 from gd2.errors import Conflict, InvalidRequest
 from gd2.events import NO_EVENTS, EventSink
 from gd2.volgen.options import ValueKind, VolumeOption, all_keys, create_defaults, lookup
-from gd2.xlators import XlatorTable, check_toggle, check_value
+from gd2.xlators import XlatorTable, check_address_list, check_toggle, check_value
 
 log = structlog.get_logger(__name__)
 
 _TEMPLATE = re.compile(r"\{[a-z_]+\}")
+# What a template field of an xlator option name stands for when the option is looked up in the
+# xlators' tables: the tables name such options with patterns (protocol/server's
+# ``auth.addr.*.allow``), which any concrete brick path or volume name matches.
+_SAMPLE_FIELDS = {"brick_path": "/brick", "brick_host": "host", "volume": "volume"}
+
+
+def _sample_option(option: str) -> str:
+    return _TEMPLATE.sub(lambda m: _SAMPLE_FIELDS.get(m.group(0)[1:-1], "x"), option)
 
 
 class VolfileNotifier(Protocol):
@@ -95,6 +103,8 @@ class OptionValidator:
         if not spec.targets and spec.kind is ValueKind.INT and not value.strip().lstrip("-").isdigit():
             raise InvalidRequest(f"invalid value {value!r} for {key}: must be an integer",
                                  {"option": key, "value": value})
+        if spec.kind is ValueKind.ADDRESS_LIST:
+            check_address_list(value, name=key)
         if spec.choices and value.lower() not in (c.lower() for c in spec.choices):
             raise InvalidRequest(f"invalid value {value!r} for {key}: must be one of {', '.join(spec.choices)}",
                                  {"option": key, "value": value})
@@ -103,8 +113,8 @@ class OptionValidator:
                 check_toggle(value, name=key)
                 continue
             assert target.option is not None
-            option = _TEMPLATE.sub("*", target.option)
-            if self._table is None or "*" in option:
+            option = _sample_option(target.option)
+            if self._table is None:
                 continue
             known = self._table.lookup(target.xlator, option)
             if known is not None:

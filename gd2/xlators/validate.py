@@ -65,6 +65,24 @@ def check_value(option: XlatorOption, value: str, *, name: str | None = None) ->
     return value
 
 
+ADDRESS_LIST_HINT = ("a comma-separated list of addresses, host names, wildcards (192.168.*) or CIDR networks, "
+                     "or of /dir(addr|addr) entries")
+
+
+def check_address_list(value: str, *, name: str) -> str:
+    """``value`` if it is an address list the server xlator accepts (auth.allow, auth.reject).
+
+    Checked even when the xlator tables are unknown: a brick whose volfile has an address list
+    it cannot parse fails validate_auth_options and exits at start.  Stricter than glusterd1 in
+    one way: a list with no entry at all (",") is refused, as it would allow or reject nobody.
+    """
+    _check_text(name, value)
+    if not _Tokens(value).next(",") or not valid_address_list(value):
+        raise InvalidRequest(f"invalid value {value!r} for {name}: must be {ADDRESS_LIST_HINT}",
+                             {"option": name, "value": value})
+    return value
+
+
 def check_toggle(value: str, *, name: str | None = None) -> str:
     """``value`` if it is a boolean spelling (for keys that put an xlator in or out of the graph)."""
     label = name or "the xlator switch"
@@ -380,8 +398,7 @@ def _check_address(option: XlatorOption, value: str) -> str | None:
 def _check_address_list(option: XlatorOption, value: str) -> str | None:
     if valid_address_list(value):
         return None
-    return ("a comma-separated list of addresses, host names, wildcards (192.168.*) or CIDR networks, "
-            "or of /dir(addr|addr) entries")
+    return ADDRESS_LIST_HINT
 
 
 def _check_client_auth(option: XlatorOption, value: str) -> str | None:
