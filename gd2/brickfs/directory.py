@@ -89,6 +89,12 @@ def _refuse_symlink(spec: str, path: Path) -> None:
         {"bricks": spec})
 
 
+def _refuse_root(spec: str, path: Path) -> None:
+    # pathlib keeps POSIX's "//" apart from "/": compare by what the path is, not how it is spelled.
+    if not path.is_absolute() or path.parent == path:
+        raise InvalidRequest(f"brick {spec}: {path} cannot be a brick (the root directory)", {"bricks": spec})
+
+
 def _real(path: Path) -> Path:
     """Where a mark on ``path`` lands (the target when an older volume's brick is a link)."""
     return Path(os.path.realpath(path))
@@ -96,8 +102,7 @@ def _real(path: Path) -> Path:
 
 def check_brick_path(spec: str, path: Path, *, force: bool) -> None:
     """Refuse a brick path glusterd1 would refuse; ``spec`` names it in errors."""
-    if path == Path("/") or not path.is_absolute():
-        raise InvalidRequest(f"brick {spec}: {path} cannot be a brick", {"bricks": spec})
+    _refuse_root(spec, path)
     try:
         _refuse_symlink(spec, path)
         if path.exists() and not path.is_dir():
@@ -132,8 +137,7 @@ def prepare_brick(spec: str, path: Path, volume_id: str) -> PreparedBrick:
     same directory exactly one can claim it.
     """
     created_from: Path | None = None
-    if path == Path("/") or not path.is_absolute():
-        raise InvalidRequest(f"brick {spec}: {path} cannot be a brick", {"bricks": spec})
+    _refuse_root(spec, path)
     try:
         _refuse_symlink(spec, path)  # again: CheckBricks ran in an earlier step
         top = _existing_ancestor(path)

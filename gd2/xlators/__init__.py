@@ -7,7 +7,15 @@ option the way libglusterfs does. L1: loading runs a subprocess; ``validate`` it
 
 from gd2.xlators.locate import xlator_dir
 from gd2.xlators.table import XlatorOption, XlatorTable, fingerprint, load_table, run_dump
-from gd2.xlators.validate import check_address_list, check_toggle, check_value, format_size, parse_bool, parse_size, parse_time
+from gd2.xlators.validate import (
+    check_address_list,
+    check_toggle,
+    check_value,
+    format_size,
+    parse_bool,
+    parse_size,
+    parse_time,
+)
 
 __all__ = [
     "XlatorOption",

@@ -74,10 +74,14 @@ def check_address_list(value: str, *, name: str) -> str:
 
     Checked even when the xlator tables are unknown: a brick whose volfile has an address list
     it cannot parse fails validate_auth_options and exits at start.  Stricter than glusterd1 in
-    one way: a list with no entry at all (",") is refused, as it would allow or reject nobody.
+    two ways, both for values that can only be typing mistakes: a list with no entry at all
+    (",") is refused, as it would allow or reject nobody; and an entry made of digits and dots
+    only must be an IPv4 address or network (glusterd1 takes "256.0.0.1" or "1.2.3" for a host
+    name, which no resolver returns).
     """
     _check_text(name, value)
-    if not _Tokens(value).next(",") or not valid_address_list(value):
+    if (not _Tokens(value).next(",") or not valid_address_list(value)
+            or any(_numeric_but_not_ipv4(address) for address in _list_addresses(value))):
         raise InvalidRequest(f"invalid value {value!r} for {name}: must be {ADDRESS_LIST_HINT}",
                              {"option": name, "value": value})
     return value
@@ -612,6 +616,23 @@ def valid_address_list(value: str) -> bool:
             address = alternatives.next("|")
         entry = entries.next(",")
     return True
+
+
+def _list_addresses(value: str) -> list[str]:
+    """The addresses of a list valid_address_list accepted, in either of its two forms."""
+    if not value.startswith("/") and "(" not in value:
+        return [entry for entry in value.split(",") if entry]
+    addresses: list[str] = []
+    for entry in (e for e in value.split(",") if e):
+        _directory, _, rest = entry.partition("(")
+        addresses.extend(a for a in rest.split(")", 1)[0].split("|") if a)
+    return addresses
+
+
+def _numeric_but_not_ipv4(address: str) -> bool:
+    if not address or any(c not in "0123456789." for c in address.partition("/")[0].replace("*", "")):
+        return False
+    return not (valid_ipv4_address(address, wildcard=True) or valid_cidr_address(address, wildcard=True))
 
 
 def valid_ipv4_subnetwork(address: str) -> bool:

@@ -16,6 +16,7 @@ from gd2.errors import InternalError, InvalidRequest
 from gd2.xlators import (
     XlatorOption,
     XlatorTable,
+    check_address_list,
     check_toggle,
     check_value,
     format_size,
@@ -391,3 +392,31 @@ def test_parsers_give_the_values_libglusterfs_would() -> None:
     assert parse_time("2min") == 120 and parse_time("1wk") == 604800 and parse_time("1y") is None
     assert [format_size(n) for n in (512 * KB, 4 * MB, 32 * GB, 1000, 1536)] == [
         "512KB", "4MB", "32GB", "1000B", "1536B"]
+
+
+# -- address lists (auth.allow / auth.reject): glusterd1's valid_internet_address grammar ---------
+
+_GOOD_ADDRESS_LISTS = [
+    "*", "127.0.0.1", "192.168.*.*", "192.168.*", "10.*", "10.0.0.0/8", "192.168.1.0/24",
+    "host.example.com", "localhost", "server-1", "::1", "fe80::1", "2001:db8::1",
+    "2001:db8:0:0:0:0:0:1", "2001:db8:*", "fe80::1%eth0", "127.0.0.1,10.0.0.0/8,host.example.com",
+    "127.0.0.1,", ",127.0.0.1", "/(127.0.0.1)", "/sub(127.0.0.1|10.*),/other(*)",
+]
+_BAD_ADDRESS_LISTS = [
+    "garbage value", "", ",", ",,", "*.example.com", "256.0.0.1", "1.2.3.4.5", "1.2.3", "10.0.0.0/33", "10.0.0.0/0",
+    "-host", "host-", "host..example.com", "a b", "1.2.3.4 ", "127.0.0.1;10.0.0.1", "2001:db8::1::2",
+    "1:2:3:4:5:6:7:8:9", "/sub", "/sub()", "sub(127.0.0.1)", "/sub(bad value)", "127.0.0.1\n",
+    "h\x00", "x" * 256,
+]
+
+
+@pytest.mark.parametrize("value", _GOOD_ADDRESS_LISTS)
+def test_address_lists_glusterd1_accepts(value: str) -> None:
+    assert check_address_list(value, name="auth.allow") == value
+
+
+@pytest.mark.parametrize("value", _BAD_ADDRESS_LISTS)
+def test_address_lists_refused(value: str) -> None:
+    with pytest.raises(InvalidRequest, match=r"auth\.allow") as caught:
+        check_address_list(value, name="auth.allow")
+    assert caught.value.fields["option"] == "auth.allow"
