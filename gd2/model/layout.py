@@ -111,7 +111,9 @@ def plan_volume(
         seen.append((peer.id, path))
         is_arbiter = bool(arbiter) and index % set_size == set_size - 1
         bricks.append(Brick(id=new_id(), peer_id=peer.id, host=host, path=path, arbiter=is_arbiter))
-    for used_peer, used_path in used_bricks:
+    for used_peer, stored_path in used_bricks:
+        # Records written before paths were normalised may hold "//b" or "/b/": compare canonically.
+        used_path = "/" + "/".join(part for part in stored_path.split("/") if part not in ("", "."))
         for brick in bricks:
             if brick.peer_id == used_peer and is_nested(brick.path, used_path):
                 raise Conflict(

@@ -103,3 +103,9 @@ def test_bricks_of_other_volumes() -> None:
 
 def test_host_by_name() -> None:
     assert _plan(name="v", bricks=["server2:/b"]).bricks[0].peer_id == "p2"
+
+
+def test_bricks_of_older_records_are_compared_canonically() -> None:
+    for stored in ("//b", "/b/", "/./b//"):
+        with pytest.raises(Conflict, match="overlaps /b"):
+            _plan(name="v", bricks=["10.0.0.1:/b/inner"], used=[("p1", stored)])
