@@ -30,10 +30,22 @@ from gd2.errors import NotFound
 
 # Volume names never contain '.' or '/' (gd2.model.names), so the first '.'
 # ends the volume name and a brick key is never mistaken for a client key.
+# Every pattern here is linear in the key: a key is attacker-controlled (any
+# process that can connect sends one) and is parsed on the trio thread, so no
+# pattern may backtrack over its length (a brick key used to be matched with
+# two '[^/\s]+' classes around a '.', quadratic on a run of dots).
 _VOLUME = r"[A-Za-z0-9_][A-Za-z0-9_-]*"
 _CLIENT_KEY = re.compile(rf"/?(?P<volume>{_VOLUME})(?:\.tcp|\.tcp-fuse)?")
 _SHD_KEY = re.compile(rf"shd/(?P<volume>{_VOLUME})")
-_BRICK_KEY = re.compile(rf"(?P<volume>{_VOLUME})\.[^/\s]+\.[^/\s]+/?")
+_VOLUME_NAME = re.compile(_VOLUME)
+_NOT_IN_BRICK_ID = re.compile(r"[/\s]")
+
+# The longest key a real process can send: a brick key is
+# '<volume>.<host>.<brick path less its first '/'>' with a volume name of at
+# most 64 characters, a host name of at most 255 and a path under PATH_MAX
+# (4096, gd2.model.names); anything longer names nothing and is refused before
+# it is parsed.
+MAX_KEY_LENGTH = 64 + 1 + 255 + 1 + 4096
 
 
 class VolfileKind(StrEnum):
@@ -78,14 +90,36 @@ def shd_volfile_id(volume_name: str) -> str:
 
 
 def resolve_key(key: str) -> VolfileKey:
-    """Parse a GETSPEC key; raise NotFound for a form glusterd2 does not serve."""
+    """Parse a GETSPEC key; raise NotFound for a form glusterd2 does not serve.
+
+    Linear in the key's length, which is bounded by :data:`MAX_KEY_LENGTH`.
+    """
+    if len(key) > MAX_KEY_LENGTH:
+        raise NotFound(f"no volfile for a key of {len(key)} characters (at most {MAX_KEY_LENGTH})",
+                       {"key": key[:64] + "..."})
     if match := _SHD_KEY.fullmatch(key):
         return VolfileKey(VolfileKind.SHD, match["volume"])
     if match := _CLIENT_KEY.fullmatch(key):
         return VolfileKey(VolfileKind.CLIENT, match["volume"])
-    if match := _BRICK_KEY.fullmatch(key):
-        return VolfileKey(VolfileKind.BRICK, match["volume"], key)
-    raise NotFound(f"no volfile for key {key!r}", {"key": key})
+    if (volume := _brick_key_volume(key)) is not None:
+        return VolfileKey(VolfileKind.BRICK, volume, key)
+    shown = key if len(key) <= 80 else key[:64] + "..."
+    raise NotFound(f"no volfile for key {shown!r}", {"key": shown})
+
+
+def _brick_key_volume(key: str) -> str | None:
+    """The volume of a brick key ``<vol>.<host>.<exp>[/]``, or None when it is not one.
+
+    After the volume name (which has no '.'), the rest less one trailing '/'
+    has no '/' or white space and a '.' with something on both sides of it.
+    """
+    volume, dot, rest = key.partition(".")
+    if not dot or not _VOLUME_NAME.fullmatch(volume):
+        return None
+    rest = rest.removesuffix("/")
+    if len(rest) < 3 or "." not in rest[1:-1] or _NOT_IN_BRICK_ID.search(rest):
+        return None
+    return volume
 
 
 def find_brick(volume: Volume, volfile_id: str) -> Brick | None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import hypothesis
+import hypothesis.strategies
 import pytest
 
 from gd2.api.models import Brick, Volume, VolumeAuth, VolumeState, VolumeType
@@ -36,6 +39,7 @@ from gd2.volgen import (
 )
 from gd2.volgen.build import PREDICATES, parse_bool
 from gd2.volgen.extra import ExtraXlator
+from gd2.volgen.keys import MAX_KEY_LENGTH
 from gd2.volgen.options import CATALOGUE, GraphKind, Target, Transform, ValueKind, VolumeOption
 from gd2.volgen.rules import GRAPH_OVERRIDES, STACKS
 
@@ -679,3 +683,42 @@ def test_create_defaults_follow_glusterd1() -> None:
         **base, "performance.client-io-threads": "off", "cluster.granular-entry-heal": "on"}
     for key in create_defaults(VolumeType.REPLICATE):
         assert lookup(key) is not None
+
+
+# The brick-key pattern resolve_key used before it was made linear: kept here as the
+# specification the linear parser must agree with (it is quadratic on runs of dots).
+_OLD_BRICK_KEY = re.compile(r"(?P<volume>[A-Za-z0-9_][A-Za-z0-9_-]*)\.[^/\s]+\.[^/\s]+/?")
+
+
+@hypothesis.given(hypothesis.strategies.text(alphabet="ab.-_/ \t1", max_size=24))
+@hypothesis.settings(max_examples=3000, deadline=None)
+def test_brick_keys_parse_as_the_old_pattern_did(key: str) -> None:
+    old = _OLD_BRICK_KEY.fullmatch(key)
+    try:
+        got = resolve_key(key)
+    except NotFound:
+        got = None
+    if got is not None and got.kind is not VolfileKind.BRICK:
+        return  # client and shd forms are tried first, as before
+    assert (got is not None) == (old is not None), key
+    if old is not None and got is not None:
+        assert (got.volume, got.brick_id) == (old["volume"], key)
+
+
+@pytest.mark.parametrize("key", [
+    "a" + "." * (MAX_KEY_LENGTH - 3) + "/x",  # the run of dots that made the old pattern backtrack
+    "a" + "." * 65536 + "/x",
+    "." * 65536,
+    "shd/" + "a" * 65536,
+])
+def test_pathological_keys_are_refused(key: str) -> None:
+    with pytest.raises(NotFound) as refused:
+        resolve_key(key)
+    assert len(str(refused.value)) < 200  # the error does not echo the whole key
+
+
+def test_the_longest_real_brick_key_is_served() -> None:
+    path = "/" + "/".join(["d" * 255] * 15) + "/" + "e" * 200  # under PATH_MAX
+    key = brick_volfile_id("v" * 64, "h" * 255, path)
+    assert len(key) <= MAX_KEY_LENGTH
+    assert resolve_key(key) == VolfileKey(VolfileKind.BRICK, "v" * 64, key)
