@@ -83,9 +83,11 @@ def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
     started: list[DaemonProcess] = []
 
     def start(*extra: str, name: str | None = None, wait: bool = True,
-              address: str | None = None, env: dict[str, str] | None = None) -> DaemonProcess:
+              address: str | None = None, env: dict[str, str] | None = None,
+              launcher: list[str] | None = None) -> DaemonProcess:
         label = name or f"gd2-{len(started)}"
-        daemon = DaemonProcess(tmp_path / label, address or next_address(), list(extra), env=env or {})
+        daemon = DaemonProcess(tmp_path / label, address or next_address(), list(extra), env=env or {},
+                               launcher=launcher or [])
         started.append(daemon)
         daemon.start(wait=wait)
         return daemon

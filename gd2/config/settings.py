@@ -61,6 +61,10 @@ class Config:
     request_timeout: float = 30.0
     shutdown_timeout: float = 10.0
     brick_start_timeout: float = 60.0
+    # A SunRPC connection must send each call whole within this long, and its first call
+    # within this long of connecting; one that has made a call may then stay idle (clients
+    # hold their management connection for life and are sent FETCHSPEC over it).
+    sunrpc_call_timeout: float = 10.0
     # Events (docs/operations.md): how long each stays in etcd, and webhook delivery retries.
     events_retention: float = 3600.0
     webhook_attempts: int = 8  # tries of an event a receiver refuses (non-2xx) before it is skipped
@@ -105,7 +109,8 @@ _PORT_KEYS = ("sunrpc_port", "peer_port", "rest_port", "join_port", "etcd_client
 _PATH_KEYS = ("localstatedir", "rundir", "logdir", "plugin_dir")
 _FLOAT_KEYS = ("etcd_start_timeout", "store_timeout", "request_timeout", "shutdown_timeout", "hook_timeout",
                "brick_start_timeout", "etcd_member_grace", "pool_check_interval",
-               "plugin_start_timeout", "events_retention", "webhook_max_backoff", "webhook_timeout")
+               "plugin_start_timeout", "events_retention", "webhook_max_backoff", "webhook_timeout",
+               "sunrpc_call_timeout")
 _COUNT_KEYS = ("webhook_attempts",)
 _STR_KEYS = ("address", "etcd_binary", "log_level", "log_format", "xlator_dir", "daemon_backend", "log_target")
 _LOG_TARGETS = ("auto", "stderr", "journal")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import resource
 import signal
 import socket
 import sys
@@ -323,6 +324,21 @@ async def daemon_main(config: Config) -> int:
     return 1 if failures else 0
 
 
+def _raise_fd_limit() -> None:
+    """Every client, brick and API caller holds a file descriptor here: take the hard limit.
+
+    The usual soft limit of 1,024 is reached by a thousand idle connections (then accept
+    fails and every listener stops answering); the hard one (systemd's default, or the
+    unit's LimitNOFILE) is what the admin allows. epoll has no 1,024 ceiling.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (OSError, ValueError) as exc:
+            log.warning("cannot raise the open files limit", soft=soft, hard=hard, error=str(exc))
+
+
 def run(argv: Sequence[str] | None = None) -> NoReturn:
     """Console entry point ``glusterd2``."""
     args = sys.argv[1:] if argv is None else list(argv)
@@ -336,6 +352,7 @@ def run(argv: Sequence[str] | None = None) -> NoReturn:
         sys.exit(2)
     configure_logging(config.log_level, config.log_format, config.log_target)
     os.umask(0o022)
+    _raise_fd_limit()
     sys.exit(trio.run(daemon_main, config))
 
 

@@ -85,7 +85,7 @@ def wire(config: Config, node: LocalNode, endpoints: Sequence[str], backend_kind
     registry = PortmapRegistry()
     volfiles = VolfileService(store, node, config.localstatedir)
     brick_state = BrickPublisher(store, node, registry)  # for PORTBYBRICK of other nodes' bricks, too
-    sunrpc = SunrpcServer(volfiles, registry, brick_ports=brick_state)
+    sunrpc = SunrpcServer(volfiles, registry, brick_ports=brick_state, call_timeout=config.sunrpc_call_timeout)
     bus: SystemdBus | None = None
     backend: DaemonBackend
     if backend_kind == "systemd":

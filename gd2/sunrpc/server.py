@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import math
 import os
 import socket
 import stat
@@ -58,11 +59,12 @@ class SunrpcServer:
 
     def __init__(
         self, source: VolfileSource, registry: PortmapRegistry | None = None, *, max_record: int = MAX_REQUEST_RECORD,
-        brick_ports: BrickPortSource | None = None,
+        brick_ports: BrickPortSource | None = None, call_timeout: float = 10.0,
     ) -> None:
         self.registry = registry if registry is not None else PortmapRegistry()
         self.dispatcher = Dispatcher(source, self.registry, brick_ports)
         self.max_record = max_record
+        self.call_timeout = call_timeout
         self._connections: dict[int, _Connection] = {}
         self._connection_ids = itertools.count(1)
         self._callback_xids = itertools.count(1)
@@ -115,8 +117,18 @@ class SunrpcServer:
     async def _serve(self, connection: _Connection, bound: structlog.typing.FilteringBoundLogger) -> None:
         reassembler = RecordReassembler(self.max_record)
         stream = connection.stream
+        # Until its first call, and while a call is arriving, a connection has call_timeout to
+        # finish it: idle or trickling connections cannot pile up and hold file descriptors.
+        # Once it has made a valid call it may wait for ever between calls (real clients do).
+        served = False
+        deadline: float | None = trio.current_time() + self.call_timeout
         while True:
-            data = await stream.receive_some(_RECEIVE_SIZE)
+            with trio.move_on_at(math.inf if deadline is None else deadline) as waiting:
+                data = await stream.receive_some(_RECEIVE_SIZE)
+            if waiting.cancelled_caught:
+                bound.warning("closing connection: no whole call in time", seconds=self.call_timeout,
+                              served_before=served)
+                return
             if not data:
                 if not reassembler.at_boundary:
                     bound.warning("connection closed in the middle of a record")
@@ -134,7 +146,13 @@ class SunrpcServer:
                     return
                 if call.args_error:
                     bound.info("garbage arguments", xid=call.xid, prog=call.prog, proc=call.proc, error=call.args_error)
+                served = True
                 await connection.send(await self.dispatcher.reply(call, connection.peer))
+            if reassembler.at_boundary:
+                if served:
+                    deadline = None
+            elif deadline is None:
+                deadline = trio.current_time() + self.call_timeout
 
 
 def _header_fields(record: bytes) -> dict[str, int]:

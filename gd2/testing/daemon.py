@@ -66,6 +66,7 @@ class DaemonProcess:
     rest_port: int = 24009
     process: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)  # on top of ours (DBUS_SYSTEM_BUS_ADDRESS, say)
+    launcher: list[str] = field(default_factory=list)  # runs the daemon (["prlimit", "--nofile=…", "--"], say)
 
     @property
     def statedir(self) -> Path:
@@ -88,8 +89,8 @@ class DaemonProcess:
         return self.workdir / "glusterd2.stderr"
 
     def command(self) -> list[str]:
-        return [venv_bin("glusterd2"), "--localstatedir", str(self.statedir), "--rundir", str(self.rundir),
-                "--logdir", str(self.logdir), "--address", self.address,
+        return [*self.launcher, venv_bin("glusterd2"), "--localstatedir", str(self.statedir),
+                "--rundir", str(self.rundir), "--logdir", str(self.logdir), "--address", self.address,
                 "--rest-port", str(self.rest_port), *self.extra_args]
 
     def start(self, wait: bool = True, timeout: float = 30.0) -> None:

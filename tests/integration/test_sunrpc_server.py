@@ -494,3 +494,37 @@ async def test_real_glusterfsd_signs_in_and_out(running: Running, tmp_path: Path
             if brick_pid is not None and _alive(brick_pid):
                 os.kill(brick_pid, signal.SIGKILL)
 
+
+
+# ---- idle and trickling connections ---------------------------------------------------------------------
+
+
+async def test_connections_without_a_whole_call_in_time_are_closed(nursery: trio.Nursery, short_dir: Path) -> None:
+    source = StaticVolfileSource({"gv0": VOLFILE})
+    server = SunrpcServer(source, call_timeout=0.5)
+    address = next(_addresses)
+    port = await nursery.start(serve_sunrpc, server, address, 0, str(short_dir / "glusterd.socket"))
+    silent = Client(await trio.open_tcp_stream(address, port))
+    trickling = Client(await trio.open_tcp_stream(address, port))
+    served = Client(await trio.open_tcp_stream(address, port))
+    try:
+        await served.call(rpc.GF_DUMP_PROGRAM, 1, rpc.GF_DUMP_PING, None, CommonReply)
+        call = encode_call(RpcCall(5, rpc.GF_DUMP_PROGRAM, 1, rpc.GF_DUMP_PING, None))
+        with trio.fail_after(10):
+            # The trickler sends a byte of its call every 0.2 s: each arrives in time, the call never does.
+            async def trickle() -> None:
+                for byte in call[:-1]:
+                    await trickling.send(bytes([byte]))
+                    await trio.sleep(0.2)
+            async with trio.open_nursery() as inner:
+                inner.start_soon(trickle)
+                assert await silent.closed_by_server()
+                assert await trickling.closed_by_server()
+                inner.cancel_scope.cancel()
+        # A connection that has made a call may stay idle past the timeout and still be served.
+        assert server.connection_count == 1
+        reply = await served.call(rpc.GF_DUMP_PROGRAM, 1, rpc.GF_DUMP_PING, None, CommonReply)
+        assert reply.result == CommonReply()
+    finally:
+        for client in (silent, trickling, served):
+            await client.aclose()

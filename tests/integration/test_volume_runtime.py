@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -157,6 +158,13 @@ def test_getspec_through_the_daemon(replica: tuple[DaemonProcess, list[Path]]) -
     assert found.op_ret == len(found.spec.encode()) > 0 and "volume rv-replicate-0" in found.spec
     missing = _getspec(gd2.address, "/nosuchvolume")
     assert (missing.op_ret, missing.op_errno, missing.spec) == (-1, 2, "")
+    # Keys that made the old brick-key pattern backtrack (a volume name, then a run of dots) are
+    # answered ENOENT, and the daemon goes on serving.
+    for key in ("a" + "." * 65536 + "/x", "a" + "." * 4400 + "/x", "." * 65536):
+        hostile = _getspec(gd2.address, key)
+        assert (hostile.op_ret, hostile.op_errno, hostile.spec) == (-1, 2, "")
+    assert _getspec(gd2.address, "/rv").op_ret > 0
+    gd2.ctl("volume", "info", "rv", check=True)
 
 
 def test_signin_for_an_unknown_brick_is_refused(replica: tuple[DaemonProcess, list[Path]]) -> None:
@@ -274,3 +282,32 @@ def test_option_change_reaches_a_mounted_client(replica: tuple[DaemonProcess, li
         subprocess.run(["umount", str(mnt)], check=False, timeout=60)
         if os.path.ismount(mnt):
             subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_idle_connections_do_not_exhaust_the_daemon(daemon_factory: Callable[..., DaemonProcess],
+                                                    tmp_path: Path) -> None:
+    # Started with the usual soft limit of 1,024 open files: glusterd2 takes the hard one, so 1,100
+    # idle connections fit; they are closed after sunrpc-call-timeout, and the API answers meanwhile.
+    config = tmp_path / "gd2.toml"
+    config.write_text("sunrpc-call-timeout = 2.0\n")
+    gd2 = daemon_factory("--config", str(config), launcher=["prlimit", "--nofile=1024:8192", "--"])
+    assert gd2.process is not None
+    limits = Path(f"/proc/{gd2.process.pid}/limits").read_text()
+    assert any(line.startswith("Max open files") and line.split()[3] == "8192" for line in limits.splitlines()), limits
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))  # this test's own sockets
+    idle = []
+    try:
+        for _ in range(1100):
+            idle.append(socket.create_connection((gd2.address, 24007), timeout=10))
+        gd2.ctl("volume", "list", check=True)  # the API over its Unix socket
+        assert _getspec(gd2.address, "/nosuchvolume").op_errno == 2
+        # Every idle connection is closed by the daemon (recv gives EOF), none served.
+        for sock in idle:
+            sock.settimeout(30)
+            assert sock.recv(1) == b""
+    finally:
+        for sock in idle:
+            sock.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    gd2.ctl("volume", "list", check=True)
