@@ -17,10 +17,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import structlog
-import trio
 
-from gd2.sunrpc import peercred
-from gd2.sunrpc.peercred import Credentials
 from gd2.sunrpc.portmap import PortmapRegistry
 from gd2.sunrpc.source import BrickPortSource, Volfile, VolfileSource
 from gd2.xdr import (
@@ -86,10 +83,6 @@ class Peer:
     """``host:port`` for TCP, ``unix:<path>`` for the Unix socket; for logs."""
     local: bool
     """Unix socket, loopback, or this node's own address: may get trusted volfiles."""
-    tcp: tuple[str, int] | None = None
-    """The caller's address and port, for a TCP connection."""
-    credentials: Credentials | None = None
-    """Who connected, for a Unix socket connection (SO_PEERCRED)."""
 
 
 def protocol_error(call: RpcCall) -> RpcReply | None:
@@ -146,15 +139,11 @@ async def sign_in(source: VolfileSource, registry: PortmapRegistry, args: Signin
     """SIGNIN: record the brick against the connection it came over.
 
     Unlike glusterd1, which registers any name from anyone, only a brick of this node's volumes
-    signing in from this node, from the process it names (which runs as glusterd2's user), is
-    registered: otherwise any process could point clients' PORTBYBRICK at a port of its choosing.
+    signing in from this node is registered: otherwise any process could point clients'
+    PORTBYBRICK at a port of its choosing.
     """
     if not peer.local:
         log.warning("SIGNIN refused: not from this node", brick=args.brick, peer=peer.address)
-        return SigninReply(-1, errno.EPERM)
-    if (why := await _not_the_brick(args.pid, peer)) is not None:
-        log.warning("SIGNIN refused: not the brick's process", brick=args.brick, port=args.port, pid=args.pid,
-                    peer=peer.address, reason=why)
         return SigninReply(-1, errno.EPERM)
     if not await source.brick_known(args.brick):
         log.warning("SIGNIN refused: unknown brick", brick=args.brick, port=args.port, peer=peer.address)
@@ -164,30 +153,11 @@ async def sign_in(source: VolfileSource, registry: PortmapRegistry, args: Signin
     return SigninReply(0, 0)
 
 
-async def sign_out(registry: PortmapRegistry, args: SignoutRequest, peer: Peer) -> SignoutReply:
-    """SIGNOUT: forget the brick. Always {0, 0}, as glusterd.
-
-    Only the connection that signed the brick in, or the process that did (a brick signing out
-    over a new connection), can sign it out; anyone else's SIGNOUT is logged and ignored.
-    """
-    pid = registry.pid_of(args.brick)
-    if pid is None:
-        return SignoutReply(0, 0)
-    if registry.connection_of(args.brick) != peer.connection:
-        why = "not from this node" if not peer.local else await _not_the_brick(pid, peer)
-        if why is not None:
-            log.warning("SIGNOUT ignored: not the brick's process", brick=args.brick, port=args.port,
-                        peer=peer.address, reason=why)
-            return SignoutReply(0, 0)
+def sign_out(registry: PortmapRegistry, args: SignoutRequest, peer: Peer) -> SignoutReply:
+    """SIGNOUT: forget the brick. Always {0, 0}, as glusterd."""
     if registry.sign_out(args.brick, args.port, peer.connection):
         log.info("brick signed out", brick=args.brick, port=args.port, peer=peer.address)
     return SignoutReply(0, 0)
-
-
-async def _not_the_brick(pid: int, peer: Peer) -> str | None:
-    # A few small reads of /proc (peercred), off the trio thread.
-    return await trio.to_thread.run_sync(
-        lambda: peercred.refusal(pid, tcp_peer=peer.tcp, unix_peer=peer.credentials))
 
 
 async def getspec(source: VolfileSource, args: GetspecRequest, peer: Peer) -> GetspecReply:
@@ -242,6 +212,9 @@ class Dispatcher:
             (rpc.PORTMAP_PROGRAM, rpc.PORTMAP_PORTBYBRICK): lambda args, peer: port_by_brick(
                 registry, _as(args, PortByBrickRequest)
             ),
+            (rpc.PORTMAP_PROGRAM, rpc.PORTMAP_SIGNOUT): lambda args, peer: sign_out(
+                registry, _as(args, SignoutRequest), peer
+            ),
         }
         self._async: dict[tuple[int, int], AsyncHandler] = {
             (rpc.HANDSHAKE_PROGRAM, rpc.HANDSHAKE_GETSPEC): lambda args, peer: getspec(
@@ -252,9 +225,6 @@ class Dispatcher:
             ),
             (rpc.PORTMAP_PROGRAM, rpc.PORTMAP_SIGNIN): lambda args, peer: sign_in(
                 source, registry, _as(args, SigninRequest), peer
-            ),
-            (rpc.PORTMAP_PROGRAM, rpc.PORTMAP_SIGNOUT): lambda args, peer: sign_out(
-                registry, _as(args, SignoutRequest), peer
             ),
         }
         if brick_ports is not None:

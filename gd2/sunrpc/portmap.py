@@ -73,11 +73,6 @@ class PortmapRegistry:
         entry = self._entries.get(brick)
         return entry.pid if entry else None
 
-    def connection_of(self, brick: str) -> int | None:
-        """The connection brick signed in over, or None when it is not signed in."""
-        entry = self._entries.get(brick)
-        return entry.connection if entry else None
-
     def ports_in_use(self) -> set[int]:
         """Every port a signed-in brick holds (a new brick must not be given one)."""
         return {entry.port for entry in self._entries.values()}

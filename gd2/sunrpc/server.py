@@ -25,7 +25,6 @@ import trio
 
 from gd2.errors import ConfigError
 from gd2.sunrpc.dispatch import Dispatcher, Peer
-from gd2.sunrpc.peercred import unix_credentials
 from gd2.sunrpc.portmap import PortmapRegistry
 from gd2.sunrpc.source import BrickPortSource, VolfileSource
 from gd2.xdr import RecordReassembler, XdrError, decode_call, encode_fetchspec_call
@@ -168,15 +167,14 @@ def _header_fields(record: bytes) -> dict[str, int]:
 
 def _peer_of(sock: trio.socket.SocketType, connection_id: int) -> Peer:
     if sock.family == socket.AF_UNIX:
-        return Peer(connection_id, f"unix:{sock.getsockname() or '?'}", True,
-                    credentials=unix_credentials(sock))
+        return Peer(connection_id, f"unix:{sock.getsockname() or '?'}", True)
     host, port = sock.getpeername()[:2]
     own = sock.getsockname()[0]
     try:
         loopback = ip_address(host).is_loopback
     except ValueError:
         loopback = False
-    return Peer(connection_id, f"{host}:{port}", loopback or host == own, tcp=(host, port))
+    return Peer(connection_id, f"{host}:{port}", loopback or host == own)
 
 
 async def serve_sunrpc(

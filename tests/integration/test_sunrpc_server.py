@@ -217,14 +217,13 @@ async def test_signin_portbybrick_signout_and_disconnect(running: Running) -> No
             waiter.append(await registry.wait_signed_in("/bricks/b1"))
 
         nursery.start_soon(wait)
-        signin = await brick.call(rpc.PORTMAP_PROGRAM, 1, 4, SigninRequest("/bricks/b1", 49152, os.getpid()),
-                                  SigninReply)
+        signin = await brick.call(rpc.PORTMAP_PROGRAM, 1, 4, SigninRequest("/bricks/b1", 49152, 4242), SigninReply)
         assert signin.result == SigninReply(0, 0)
     assert waiter == [49152]
 
     found = await client.call(rpc.PORTMAP_PROGRAM, 1, 1, PortByBrickRequest("/bricks/b1"), PortByBrickReply)
     assert found.result == PortByBrickReply(0, 0, 0, 49152)
-    assert registry.pid_of("/bricks/b1") == os.getpid()  # the process holding the connection
+    assert registry.pid_of("/bricks/b1") == 4242
 
     signout = await brick.call(rpc.PORTMAP_PROGRAM, 1, 5, SignoutRequest("/bricks/b1", 49152), SignoutReply)
     assert signout.result == SignoutReply(0, 0)
@@ -232,7 +231,7 @@ async def test_signin_portbybrick_signout_and_disconnect(running: Running) -> No
     assert gone.result == PortByBrickReply(-1, 0, 0, 0)
 
     # Sign in again, then the brick's connection drops (SIGKILL): the entry goes with it.
-    await brick.call(rpc.PORTMAP_PROGRAM, 1, 4, SigninRequest("/bricks/b1", 49153, os.getpid()), SigninReply)
+    await brick.call(rpc.PORTMAP_PROGRAM, 1, 4, SigninRequest("/bricks/b1", 49153, 4243), SigninReply)
     await brick.aclose()
     await _until(lambda: registry.port_of("/bricks/b1") is None)
     assert [e.change for e in events] == [PortmapChange.SIGNED_IN, PortmapChange.SIGNED_OUT,
