@@ -39,10 +39,21 @@ from gd2.config import Config, load_config
 from gd2.daemon.listeners import ApiListeners
 from gd2.daemon.logsetup import configure_logging
 from gd2.daemon.notify import notify, status, watchdog_loop
-from gd2.daemon.state import TLS_DIR, PoolState, load_or_create_node, load_or_create_secret, load_pool, save_pool
+from gd2.daemon.state import (
+    TLS_DIR,
+    PoolState,
+    has_tls,
+    load_or_create_node,
+    load_or_create_secret,
+    load_pool,
+    node_etcd_tls,
+    private_dir,
+    save_pool,
+)
 from gd2.errors import ConfigError, GD2Error, Unavailable
 from gd2.store.embedded import EmbeddedEtcd, EtcdMember, etcd_binary_available, reset_datadir
 from gd2.store.membership import MemberRemoved
+from gd2.store.tls import EtcdTLS, EtcdTLSError, check_files
 
 log = structlog.get_logger("gd2.daemon")
 
@@ -56,6 +67,26 @@ def _make_dirs(config: Config) -> None:
             path.mkdir(mode=mode, parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"cannot create {path}: {exc.strerror}") from None
+    private_dir(config.localstatedir / TLS_DIR)  # the node key and (at birth) the CA key
+
+
+def _store_tls(config: Config) -> EtcdTLS | None:
+    """How this node reaches etcd: its own certificate from the pool CA, or the external etcd's settings."""
+    if config.embedded_etcd:
+        return node_etcd_tls(config.localstatedir)
+    if config.etcd_endpoints[0].startswith("http:"):
+        return None  # plain http, as the admin said (etcd-allow-http; gd2.config checked it)
+    if config.etcd_cert_file is None:
+        log.warning("etcd is reached without a client certificate: unless it checks who asks, anyone who "
+                    "reaches it can read the pool CA's key", endpoints=",".join(config.etcd_endpoints))
+    tls = EtcdTLS(config.etcd_ca_file, config.etcd_cert_file, config.etcd_key_file)
+    problem = check_files(tls)
+    if problem is not None:
+        raise ConfigError(f"etcd TLS (etcd-ca-file, etcd-cert-file, etcd-key-file): {problem}")
+    if config.etcd_key_file is not None and config.etcd_key_file.stat().st_mode & 0o077:
+        log.warning("etcd-key-file can be read by other users than its owner; make it 0600",
+                    file=str(config.etcd_key_file))
+    return tls
 
 
 def _refuse_if_socket_in_use(path: Path) -> None:
@@ -95,6 +126,12 @@ async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, rest
     async def import_heavy() -> None:
         modules.update(await trio.to_thread.run_sync(_import_heavy))
 
+    store_tls = _store_tls(config)
+    if not has_tls(config.localstatedir):
+        # A pool's birth (first start, or after leaving a pool): etcd serves with this node's
+        # certificate from the new CA, so they are made first (the module is slow to import: only then).
+        await trio.to_thread.run_sync(lambda: importlib.import_module("gd2.daemon.tls").load_or_create_tls(
+            config.localstatedir, node))
     etcd: EmbeddedEtcd | None = None
     async with trio.open_nursery() as boot:
         boot.start_soon(import_heavy)
@@ -102,13 +139,15 @@ async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, rest
             if not etcd_binary_available(config.etcd_binary):
                 raise ConfigError(f"etcd binary {config.etcd_binary!r} not found "
                                   "(install etcd-server, or set etcd-endpoints)")
-            own_url = f"http://{config.address}:{config.etcd_peer_port}"
-            etcd = EmbeddedEtcd(EtcdMember(
+            assert store_tls is not None
+            member = EtcdMember(
                 name=node.peer_id, address=config.address, client_port=config.etcd_client_port,
                 peer_port=config.etcd_peer_port, datadir=config.etcd_datadir,
                 logfile=config.logdir / "etcd.log", pidfile=config.rundir / "etcd.pid",
-                cluster_token=node.cluster_id, binary=config.etcd_binary,
-                initial_cluster=pool.initial_cluster or {node.peer_id: own_url},
+                cluster_token=node.cluster_id, tls=store_tls, binary=config.etcd_binary,
+            )
+            etcd = EmbeddedEtcd(replace(
+                member, initial_cluster=pool.initial_cluster or {node.peer_id: member.peer_url},
                 initial_state="existing" if pool.initial_state == "existing" else "new",
             ), start_timeout=config.etcd_start_timeout, stop_grace=config.shutdown_timeout)
             if pool.reset_etcd:
@@ -122,7 +161,7 @@ async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, rest
                 # (unless it is leaving the pool altogether: that restart was asked for already).
                 if restart.is_set():
                     return
-                own_client = f"http://{config.address}:{config.etcd_client_port}"
+                own_client = member.client_url
                 others = tuple(url for url in pool.endpoints if url != own_client)
                 save_pool(config.localstatedir, PoolState(etcd_role="client", endpoints=others))
                 restart.set()
@@ -145,7 +184,7 @@ async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, rest
         restart.set()
 
     wired = wiring.wire(config, node, endpoints, await wiring.pick_backend(config), pool=pool, tls=tls,
-                        restart=restart_soon)
+                        store_tls=store_tls, restart=restart_soon)
     quorum_wait = config.store_timeout if len(pool.initial_cluster) <= 1 else config.etcd_start_timeout * 4
     refused: Unavailable | None = None
     try:
@@ -157,6 +196,8 @@ async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, rest
                 try:
                     await wired.store.ping()
                     break
+                except EtcdTLSError:
+                    raise  # a certificate refused: waiting changes nothing
                 except Unavailable as exc:
                     refused = exc
                     await trio.sleep(0.2)

@@ -171,5 +171,16 @@ class DaemonProcess:
             raise AssertionError(f"gd2ctl {' '.join(args)} failed ({result.returncode}): {result.stderr}")
         return result
 
+    def etcdctl(self, *args: str, address: str | None = None, timeout: float = 20.0,
+                check: bool = True) -> subprocess.CompletedProcess[str]:
+        """etcdctl against the etcd at ``address`` (default: this node's), over https with this node's
+        certificate from its pool CA, as a member's glusterd2 connects."""
+        tls = self.statedir / "tls"
+        return subprocess.run(["etcdctl", "--endpoints", f"https://{address or self.address}:2379",
+                               "--cacert", str(tls / "ca.pem"), "--cert", str(tls / "node.pem"),
+                               "--key", str(tls / "node.key"), *args],
+                              capture_output=True, text=True, timeout=timeout, check=check,
+                              env={**os.environ, "ETCDCTL_API": "3"})
+
     def api(self, method: str, target: str, body: Any = None) -> tuple[int, Any]:
         return http_over_unix(self.socket_path, method, target, body)

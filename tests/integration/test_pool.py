@@ -34,9 +34,7 @@ def _peers(gd2: DaemonProcess) -> list[dict[str, Any]]:
 
 
 def _etcd_members(gd2: DaemonProcess) -> list[dict[str, Any]]:
-    result = subprocess.run(["etcdctl", "--endpoints", f"http://{gd2.address}:2379", "member", "list", "-w", "json"],
-                            capture_output=True, text=True, timeout=20, check=True,
-                            env={**os.environ, "ETCDCTL_API": "3"})
+    result = gd2.etcdctl("member", "list", "-w", "json")
     members: list[dict[str, Any]] = json.loads(result.stdout)["members"]
     return members
 
