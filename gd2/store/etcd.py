@@ -168,13 +168,14 @@ class EtcdStore:
         self._rpc_timeout = rpc_timeout
         self._endpoint_retry = endpoint_retry
         self._tls = tls
+        # Read once: a join or leave replaces (or removes) the files, then restarts with a new store.
+        self._credentials = _credentials(tls)
         self._conn = self._connect(endpoints)
 
     def _connect(self, urls: Sequence[str]) -> _Client:
         if not urls:
             raise InvalidRequest("no etcd endpoints given")
-        # Read at every (re)connection: the files are the node's, replaced when it joins a pool.
-        credentials = _credentials(self._tls) if any(u.startswith("https:") for u in urls) else None
+        credentials = self._credentials if any(u.startswith("https:") for u in urls) else None
         endpoints = [_endpoint(u, self._endpoint_retry, credentials) for u in urls]
         client = etcd3.MultiEndpointEtcd3Client(endpoints=endpoints, timeout=self._rpc_timeout, failover=True)
         # etcd3 starts on a random endpoint; start on the first, as given (a
