@@ -109,39 +109,61 @@ def explain_tls_failure(url: str, tls: EtcdTLS | None, timeout: float = 2.0) -> 
         except (OSError, ssl.SSLError):
             return None  # check_files reports those
         try:
-            with context.wrap_socket(raw, server_hostname=host) as conn:
-                conn.sendall(f"GET /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
-                reply = conn.recv(64)
+            conn = context.wrap_socket(raw, server_hostname=host)
         except ssl.SSLCertVerificationError as exc:
             ca = tls.ca_file or "the system's trusted CAs"
             return (f"etcd at {url} presented a certificate that {ca} does not vouch for "
                     f"({exc.verify_message}): wrong CA file, or not the etcd meant")
         except ssl.SSLError as exc:
-            reason = _reason(exc)
-            if "WRONG_VERSION_NUMBER" in reason or "RECORD_LAYER" in reason or "HTTP_REQUEST" in reason:
-                return f"etcd at {url} does not speak TLS (a plain http endpoint?)"
-            if any(alert in reason for alert in _CLIENT_CERT_REFUSED):
-                if not tls.has_client_cert:
-                    return (f"etcd at {url} requires a client certificate ({exc.reason}); "
-                            "set etcd-cert-file and etcd-key-file")
-                return (f"etcd at {url} refused the client certificate {tls.cert_file} ({exc.reason}): "
-                        "it is not from a CA that etcd trusts")
+            if any(alert in _reason(exc) for alert in _CLIENT_CERT_REFUSED):
+                return _refused(url, tls, str(exc.reason))
+            if _speaks_plain_http(host, port, timeout):
+                return f"etcd at {url} does not speak TLS: it is a plain http endpoint"
             return f"TLS with etcd at {url} failed: {exc.reason or exc}"
         except OSError:
             return None
+        # TLS 1.3: the server checks the client certificate after the handshake, then sends an alert
+        # or just closes the connection.
+        with conn:
+            try:
+                conn.sendall(f"GET /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+                reply = conn.recv(64)
+            except ssl.SSLError as exc:
+                return _refused(url, tls, str(exc.reason or exc))
+            except TimeoutError:
+                return None  # it took the certificate; it is slow to answer (no quorum, say)
+            except OSError as exc:
+                return _refused(url, tls, exc.strerror or str(exc))
     if reply == b"":
-        # TLS 1.3: the server checks the client certificate after the handshake and just closes.
-        return f"etcd at {url} closed the TLS connection: it refused the client certificate {tls.cert_file}"
+        return _refused(url, tls, "connection closed")
     return None
+
+
+def _refused(url: str, tls: EtcdTLS, reason: str) -> str:
+    if not tls.has_client_cert:
+        return f"etcd at {url} requires a client certificate ({reason}); set etcd-cert-file and etcd-key-file"
+    return (f"etcd at {url} refused the client certificate {tls.cert_file} ({reason}): "
+            "it is not from a CA that etcd trusts")
+
+
+def _speaks_plain_http(host: str, port: int, timeout: float) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            raw.sendall(f"GET /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+            return raw.recv(16).startswith(b"HTTP/1.")
+    except OSError:
+        return False
 
 
 def _explain_plain(url: str, raw: socket.socket) -> str | None:
+    """An http endpoint that does not answer: does it speak TLS instead?  (etcd's client port does not
+    even answer plain http: it closes the connection.)"""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # only to learn whether it speaks TLS at all; nothing is sent
     try:
-        raw.sendall(f"GET /health HTTP/1.1\r\nHost: {urlsplit(url).hostname}\r\nConnection: close\r\n\r\n".encode())
-        reply = raw.recv(256)
-    except OSError:
+        with context.wrap_socket(raw, server_hostname=urlsplit(url).hostname):
+            pass
+    except (OSError, ssl.SSLError):
         return None
-    # Go's https server answers a plain request "400 ... Client sent an HTTP request to an HTTPS server".
-    if b"HTTPS server" in reply or reply.startswith(b"\x15\x03"):
-        return f"etcd at {url} speaks https, not http: use an https:// endpoint and etcd's CA (etcd-ca-file)"
-    return None
+    return f"etcd at {url} speaks https, not http: use an https:// endpoint and etcd's CA (etcd-ca-file)"

@@ -66,6 +66,7 @@ class DaemonProcess:
     rest_port: int = 24009
     process: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)  # on top of ours (DBUS_SYSTEM_BUS_ADDRESS, say)
+    umask: int = -1  # the daemon's umask (-1: ours)
 
     @property
     def statedir(self) -> Path:
@@ -96,7 +97,8 @@ class DaemonProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with open(self.stderr_path, "ab") as err:
             self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                            stdout=err, stderr=err, env={**os.environ, **self.env})
+                                            stdout=err, stderr=err, env={**os.environ, **self.env},
+                                            umask=self.umask)
         if wait:
             self.wait_ready(timeout)
 

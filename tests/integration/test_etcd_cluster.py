@@ -23,7 +23,6 @@ from gd2.errors import InvalidRequest, Unavailable
 from gd2.peer import pki
 from gd2.store.embedded import EmbeddedEtcd, EtcdMember, reset_datadir
 from gd2.store.etcd import EtcdStore
-from gd2.store.tls import EtcdTLS
 from gd2.store.membership import (
     Member,
     MemberExists,
@@ -32,6 +31,7 @@ from gd2.store.membership import (
     MembershipRefused,
     join_initial_cluster,
 )
+from gd2.store.tls import EtcdTLS
 
 pytestmark = pytest.mark.integration
 

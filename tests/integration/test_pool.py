@@ -87,6 +87,11 @@ def test_three_nodes_join_and_etcd_grows_to_three(pool3: list[DaemonProcess]) ->
             break
         assert time.monotonic() < deadline, f"roles not settled: {answer.stdout} {answer.stderr}"
         time.sleep(0.3)
+    # Every member joined with the pool CA's certificate, and etcd speaks https only, on both URLs.
+    cas = {(node.statedir / "tls" / "ca.pem").read_bytes() for node in pool3}
+    assert len(cas) == 1
+    for member in _etcd_members(pool3[1]):  # through a joined node's own certificate
+        assert all(url.startswith("https://") for url in (*member["peerURLs"], *member["clientURLs"])), member
 
 
 def test_replica_3_across_nodes_mounted_through_two_nodes(pool3: list[DaemonProcess], brick_fs: Path,

@@ -10,7 +10,6 @@ import pytest
 
 from gd2.errors import InvalidRequest
 from gd2.store.embedded import EtcdMember, process_listens
-from gd2.store.tls import EtcdTLS
 from gd2.store.membership import (
     Member,
     MemberExists,
@@ -21,6 +20,7 @@ from gd2.store.membership import (
     parse_initial_cluster,
     quorum,
 )
+from gd2.store.tls import EtcdTLS
 
 TEST_NET = int(os.environ.get("GD2_TEST_NET", "0"))
 A = Member(1, "a", ("http://10.0.0.1:2380",), ("http://10.0.0.1:2379",))
