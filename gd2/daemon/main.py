@@ -117,6 +117,8 @@ async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, rest
         _refuse_if_socket_in_use(config.socket_path)
     node = load_or_create_node(config.localstatedir, config.address)
     pool = load_pool(config.localstatedir)
+    if config.embedded_etcd:
+        pool = _https_urls(pool)  # written by a glusterd2 whose etcd spoke plain http
     secret = load_or_create_secret(config.auth_file)
     log.info("starting glusterd2", version=gd2.__version__, peer_id=node.peer_id,
              cluster_id=node.cluster_id, address=config.address, etcd=pool.etcd_role)
@@ -204,6 +206,8 @@ async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, rest
     except trio.TooSlowError:
         raise Unavailable(f"etcd at {', '.join(endpoints)} did not answer within {quorum_wait:g}s"
                           + (f" ({refused.message})" if refused is not None else "")) from None
+    if etcd is not None:
+        await _advertise_https_peer_url(wired.store, etcd.member)
     services, supervisor = wired.services, wired.supervisor
     if ca is not None:
         await services.pool.publish_ca(ca)  # the pool is born here: its CA goes where members find it
@@ -262,6 +266,28 @@ async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, rest
     log.info("glusterd2 ready", socket=str(config.socket_path),
              rest=f"{config.address}:{config.rest_port}" if config.rest_port else "off",
              etcd=",".join(endpoints), daemons=wired.backend)
+
+
+def _https_urls(pool: PoolState) -> PoolState:
+    """The pool's etcd URLs as https (the embedded etcd speaks nothing else)."""
+    def https(url: str) -> str:
+        return "https://" + url.removeprefix("http://") if url.startswith("http://") else url
+
+    return replace(pool, endpoints=tuple(https(u) for u in pool.endpoints),
+                   initial_cluster={name: https(url) for name, url in pool.initial_cluster.items()})
+
+
+async def _advertise_https_peer_url(store: Any, member: EtcdMember) -> None:
+    """A data dir made when etcd spoke plain http still names this member's peer URL as http: members
+    joining later would be told it.  Correct it (a cluster of one can; a bigger one could not meet)."""
+    try:
+        own = next((m for m in await store.members() if m.name == member.name), None)
+        if own is not None and own.peer_urls != (member.peer_url,):
+            await store.update_member(own.id, member.peer_url)
+            log.warning("etcd member's peer URL changed to https", was=",".join(own.peer_urls),
+                        peer_url=member.peer_url)
+    except GD2Error as exc:
+        log.warning("cannot check this etcd member's peer URL", error=exc.message)
 
 
 async def _settling(what: str, step: Callable[[], Awaitable[object]], *, until: float) -> None:

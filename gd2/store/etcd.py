@@ -396,6 +396,12 @@ class EtcdStore:
         await self._call(f"member remove {member_id:x}", lambda c: c.remove_member(member_id))
         log.info("etcd member removed", id=f"{member_id:x}")
 
+    async def update_member(self, member_id: int, peer_url: str) -> None:
+        """Change where a member listens for its peers (etcdctl member update)."""
+        url = check_peer_url(peer_url)
+        await self._call(f"member update {member_id:x}", lambda c: c.update_member(member_id, [url]))
+        log.info("etcd member updated", id=f"{member_id:x}", peer_url=url)
+
     async def leader_id(self) -> int | None:
         """The id of the current leader, as the answering member sees it (None: no leader)."""
         status = await self._call("status", lambda c: c.status(), idempotent=True)
