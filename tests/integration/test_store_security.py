@@ -177,6 +177,10 @@ def test_a_local_user_cannot_read_the_store_or_the_secrets(node: DaemonProcess) 
         environ = _as_nobody("cat", f"/proc/{pid}/environ")
         assert environ.returncode != 0, environ
 
+    # The API's store dump (root's socket) shows the CA record, but not its key.
+    dump = node.ctl("--json", "debug", "store", "pki/", check=True).stdout
+    assert "pki/ca" in dump and "PRIVATE KEY" not in dump, dump
+
     # And the daemon keeps serving.
     node.ctl("volume", "list", check=True)
     assert ca_key in node.etcdctl("get", "--prefix", prefix, "--keys-only").stdout
