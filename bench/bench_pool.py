@@ -250,10 +250,13 @@ def one_round(pool: Pool, ledger: SocketLedger, settings: Settings, result: Pool
 # --- leader loss (glusterd2) -------------------------------------------------------------------
 
 
-def etcd_status(addresses: Sequence[str], port: int) -> tuple[int, list[dict[str, object]], str]:
-    """(exit status, parsed `etcdctl endpoint status -w json`, stderr) over the given client endpoints."""
-    endpoints = ",".join(f"http://{a}:{port}" for a in addresses)
-    argv = ["etcdctl", "--endpoints", endpoints, "--command-timeout", "3s", "endpoint", "status", "-w", "json"]
+def etcd_status(nodes: Sequence[Node], port: int) -> tuple[int, list[dict[str, object]], str]:
+    """(exit status, parsed `etcdctl endpoint status -w json`, stderr) over the nodes' client endpoints
+    (https, with the first node's certificate from the pool CA)."""
+    endpoints = ",".join(f"https://{n.address}:{port}" for n in nodes)
+    tls = nodes[0].root / "state" / "tls"
+    argv = ["etcdctl", "--endpoints", endpoints, "--cacert", str(tls / "ca.pem"), "--cert", str(tls / "node.pem"),
+            "--key", str(tls / "node.key"), "--command-timeout", "3s", "endpoint", "status", "-w", "json"]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=ETCDCTL_TIMEOUT_S, check=False,
                               env={**os.environ, "ETCDCTL_API": "3"})
@@ -266,16 +269,16 @@ def etcd_status(addresses: Sequence[str], port: int) -> tuple[int, list[dict[str
     return done.returncode, [e for e in parsed if isinstance(e, dict)], done.stderr.strip()
 
 
-def etcd_leader(addresses: Sequence[str], port: int) -> str:
+def etcd_leader(nodes: Sequence[Node], port: int) -> str:
     """The address whose etcd member is the leader."""
-    rc, entries, err = etcd_status(addresses, port)
+    rc, entries, err = etcd_status(nodes, port)
     for entry in entries:
         status = entry.get("Status") or {}
         header = status.get("header") or {} if isinstance(status, dict) else {}
         if isinstance(status, dict) and status.get("leader") and header.get("member_id") == status.get("leader"):
             endpoint = str(entry.get("Endpoint", ""))
             return endpoint.split("//", 1)[-1].rsplit(":", 1)[0]
-    raise BenchError(f"gd2: no etcd leader among {list(addresses)} (etcdctl exited {rc}: {err or entries})")
+    raise BenchError(f"gd2: no etcd leader among {[n.address for n in nodes]} (etcdctl exited {rc}: {err or entries})")
 
 
 def kill_node(proc: subprocess.Popen[bytes]) -> list[int]:
@@ -293,8 +296,7 @@ def kill_node(proc: subprocess.Popen[bytes]) -> list[int]:
 
 def leader_loss(procs: Processes, pool: Pool, settings: Settings, out: Failover) -> None:
     port = GD2_PORTS["etcd-client"]
-    addresses = [node.address for node in pool.nodes]
-    out.leader = etcd_leader(addresses, port)
+    out.leader = etcd_leader(pool.nodes, port)
     victim = next(node for node in pool.nodes if node.address == out.leader)
     survivors = [node for node in pool.nodes if node is not victim]
     via = survivors[0]
@@ -324,7 +326,7 @@ def leader_loss(procs: Processes, pool: Pool, settings: Settings, out: Failover)
     progress(f"gd2: `volume create {name}` through {via.address} succeeded {out.recover_s:.2f} s after the kill "
              f"({out.tries} tries)")
     try:
-        out.new_leader = etcd_leader([n.address for n in survivors], port)
+        out.new_leader = etcd_leader(survivors, port)
     except BenchError as exc:
         out.new_leader = f"unknown ({exc})"
     while gd2_online(via, victim.address):  # its alive/ key lives until its lease expires
@@ -349,7 +351,6 @@ def restart(procs: Processes, pool: Pool, victim: Node, via: Node, volume: str, 
         daemon_out.rename(victim.root / "daemon.out.killed")
     proc, t0 = procs.start(victim)
     pool.procs[victim.address] = proc
-    addresses = [node.address for node in pool.nodes]
     deadline = time.monotonic() + settings.recover_timeout_s
     while out.peer_online_s is None or out.own_cli_s is None or out.etcd_s is None:
         if proc.poll() is not None:
@@ -365,8 +366,8 @@ def restart(procs: Processes, pool: Pool, victim: Node, via: Node, volume: str, 
         if out.own_cli_s is None and cli(victim, "peer", "list", timeout_s=10).rc == 0:
             out.own_cli_s = _since_s(t0)
         if out.etcd_s is None:
-            rc, entries, _ = etcd_status(addresses, GD2_PORTS["etcd-client"])
-            if rc == 0 and len(entries) == len(addresses):
+            rc, entries, _ = etcd_status(pool.nodes, GD2_PORTS["etcd-client"])
+            if rc == 0 and len(entries) == len(pool.nodes):
                 out.etcd_s = _since_s(t0)
         time.sleep(settings.poll_s)
     progress(f"gd2: restarted {victim.address}: online in {via.address}'s peer list after {out.peer_online_s:.2f} s, "

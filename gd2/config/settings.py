@@ -39,6 +39,13 @@ class Config:
     # Empty: run etcd as a supervised child.  Otherwise: client URLs of an
     # etcd cluster managed by someone else.
     etcd_endpoints: tuple[str, ...] = ()
+    # TLS to those endpoints (https://): the CA that signed etcd's certificate (empty: the system's
+    # CAs) and glusterd2's client certificate and key.  etcd holds the pool CA's private key, so
+    # http:// endpoints are refused unless etcd-allow-http says the admin protects etcd otherwise.
+    etcd_ca_file: Path | None = None
+    etcd_cert_file: Path | None = None
+    etcd_key_file: Path | None = None
+    etcd_allow_http: bool = False
     etcd_binary: str = "etcd"
     # How many pool members run an etcd member (1, 3 or 5); the others are its clients.
     etcd_members: int = 3
@@ -107,6 +114,9 @@ _LOG_LEVELS = ("debug", "info", "warning", "error")
 _LOG_FORMATS = ("console", "json", "logfmt")
 _PORT_KEYS = ("sunrpc_port", "peer_port", "rest_port", "join_port", "etcd_client_port", "etcd_peer_port")
 _PATH_KEYS = ("localstatedir", "rundir", "logdir", "plugin_dir")
+_OPTIONAL_PATH_KEYS = ("etcd_ca_file", "etcd_cert_file", "etcd_key_file")  # "" leaves one unset
+_BOOL_KEYS = ("etcd_allow_http",)
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 _FLOAT_KEYS = ("etcd_start_timeout", "store_timeout", "request_timeout", "shutdown_timeout", "hook_timeout",
                "brick_start_timeout", "etcd_member_grace", "pool_check_interval",
                "plugin_start_timeout", "events_retention", "webhook_max_backoff", "webhook_timeout",
@@ -175,7 +185,15 @@ def _convert(key: str, value: Any, where: str) -> Any:
         if number is None or number <= 0:
             raise ConfigError(f"{where}'{name}' must be a positive number of seconds, got {value!r}")
         return number
-    if key in _PATH_KEYS:
+    if key in _BOOL_KEYS:
+        if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
+            value = value.lower() in _TRUE
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}'{name}' must be true or false, got {value!r}")
+        return value
+    if key in _OPTIONAL_PATH_KEYS and value == "":
+        return None
+    if key in _PATH_KEYS or key in _OPTIONAL_PATH_KEYS:
         if not isinstance(value, str) or not value.startswith("/"):
             raise ConfigError(f"{where}'{name}' must be an absolute path, got {value!r}")
         return Path(value)
@@ -186,7 +204,7 @@ def _convert(key: str, value: Any, where: str) -> Any:
         urls = tuple(i.strip() for i in items if i.strip())
         for url in urls:
             if not re.fullmatch(r"https?://[^/\s]+:\d+/?", url):
-                raise ConfigError(f"{where}'{name}': {url!r} is not an http://HOST:PORT URL")
+                raise ConfigError(f"{where}'{name}': {url!r} is not an https://HOST:PORT URL")
         return urls
     if not isinstance(value, str):
         raise ConfigError(f"{where}'{name}' must be a string, got {value!r}")
@@ -252,8 +270,34 @@ def load_config(argv: Sequence[str] | None = None) -> Config:
     for key, value in args.items():
         settings[key] = _convert(key, value, f"--{_dashed(key)}: ")
     config = replace(Config(), config_file=config_path, **settings)
+    _check_etcd_tls(config)
     ports = [getattr(config, k) for k in _PORT_KEYS if getattr(config, k)]
     if len(set(ports)) != len(ports):
         raise ConfigError("ports must differ: " + ", ".join(f"{_dashed(k)}={getattr(config, k)}"
                                                              for k in _PORT_KEYS))
     return config
+
+
+def _check_etcd_tls(config: Config) -> None:
+    """The external etcd's TLS settings must fit its endpoints (the files themselves are read at start)."""
+    files = {k: getattr(config, k) for k in _OPTIONAL_PATH_KEYS if getattr(config, k) is not None}
+    if not config.etcd_endpoints:
+        if files or config.etcd_allow_http:
+            given = ", ".join(_dashed(k) for k in [*files, *(["etcd_allow_http"] if config.etcd_allow_http else [])])
+            raise ConfigError(f"{given}: only for etcd-endpoints; the embedded etcd uses this node's "
+                              "certificate from the pool CA (localstatedir/tls)")
+        return
+    schemes = {url.split("://", 1)[0] for url in config.etcd_endpoints}
+    if len(schemes) > 1:
+        raise ConfigError("etcd-endpoints mixes http:// and https:// URLs; use https:// for all")
+    if (config.etcd_cert_file is None) != (config.etcd_key_file is None):
+        raise ConfigError("etcd-cert-file and etcd-key-file go together (the client certificate and its key)")
+    if schemes == {"http"}:
+        if files:
+            raise ConfigError(f"{', '.join(_dashed(k) for k in files)}: TLS files given, but etcd-endpoints are "
+                              "http://; use https:// URLs")
+        if not config.etcd_allow_http:
+            raise ConfigError(
+                f"etcd-endpoints {','.join(config.etcd_endpoints)} is plain http: whoever reaches it reads the "
+                "pool CA's key; use https:// with etcd-ca-file, etcd-cert-file and etcd-key-file, or set "
+                "etcd-allow-http = true if etcd is protected otherwise")

@@ -40,10 +40,21 @@ from gd2.config import Config, load_config
 from gd2.daemon.listeners import ApiListeners
 from gd2.daemon.logsetup import configure_logging
 from gd2.daemon.notify import notify, status, watchdog_loop
-from gd2.daemon.state import TLS_DIR, PoolState, load_or_create_node, load_or_create_secret, load_pool, save_pool
+from gd2.daemon.state import (
+    TLS_DIR,
+    PoolState,
+    has_tls,
+    load_or_create_node,
+    load_or_create_secret,
+    load_pool,
+    node_etcd_tls,
+    private_dir,
+    save_pool,
+)
 from gd2.errors import ConfigError, GD2Error, Unavailable
 from gd2.store.embedded import EmbeddedEtcd, EtcdMember, etcd_binary_available, reset_datadir
 from gd2.store.membership import MemberRemoved
+from gd2.store.tls import EtcdTLS, EtcdTLSError, check_files
 
 log = structlog.get_logger("gd2.daemon")
 
@@ -57,6 +68,26 @@ def _make_dirs(config: Config) -> None:
             path.mkdir(mode=mode, parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"cannot create {path}: {exc.strerror}") from None
+    private_dir(config.localstatedir / TLS_DIR)  # the node key and (at birth) the CA key
+
+
+def _store_tls(config: Config) -> EtcdTLS | None:
+    """How this node reaches etcd: its own certificate from the pool CA, or the external etcd's settings."""
+    if config.embedded_etcd:
+        return node_etcd_tls(config.localstatedir)
+    if config.etcd_endpoints[0].startswith("http:"):
+        return None  # plain http, as the admin said (etcd-allow-http; gd2.config checked it)
+    if config.etcd_cert_file is None:
+        log.warning("etcd is reached without a client certificate: unless it checks who asks, anyone who "
+                    "reaches it can read the pool CA's key", endpoints=",".join(config.etcd_endpoints))
+    tls = EtcdTLS(config.etcd_ca_file, config.etcd_cert_file, config.etcd_key_file)
+    problem = check_files(tls)
+    if problem is not None:
+        raise ConfigError(f"etcd TLS (etcd-ca-file, etcd-cert-file, etcd-key-file): {problem}")
+    if config.etcd_key_file is not None and config.etcd_key_file.stat().st_mode & 0o077:
+        log.warning("etcd-key-file can be read by other users than its owner; make it 0600",
+                    file=str(config.etcd_key_file))
+    return tls
 
 
 def _refuse_if_socket_in_use(path: Path) -> None:
@@ -87,6 +118,8 @@ async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, rest
         _refuse_if_socket_in_use(config.socket_path)
     node = load_or_create_node(config.localstatedir, config.address)
     pool = load_pool(config.localstatedir)
+    if config.embedded_etcd:
+        pool = _https_urls(pool)  # written by a glusterd2 whose etcd spoke plain http
     secret = load_or_create_secret(config.auth_file)
     log.info("starting glusterd2", version=gd2.__version__, peer_id=node.peer_id,
              cluster_id=node.cluster_id, address=config.address, etcd=pool.etcd_role)
@@ -96,6 +129,12 @@ async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, rest
     async def import_heavy() -> None:
         modules.update(await trio.to_thread.run_sync(_import_heavy))
 
+    store_tls = _store_tls(config)
+    if not has_tls(config.localstatedir):
+        # A pool's birth (first start, or after leaving a pool): etcd serves with this node's
+        # certificate from the new CA, so they are made first (the module is slow to import: only then).
+        await trio.to_thread.run_sync(lambda: importlib.import_module("gd2.daemon.tls").load_or_create_tls(
+            config.localstatedir, node))
     etcd: EmbeddedEtcd | None = None
     async with trio.open_nursery() as boot:
         boot.start_soon(import_heavy)
@@ -103,13 +142,15 @@ async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, rest
             if not etcd_binary_available(config.etcd_binary):
                 raise ConfigError(f"etcd binary {config.etcd_binary!r} not found "
                                   "(install etcd-server, or set etcd-endpoints)")
-            own_url = f"http://{config.address}:{config.etcd_peer_port}"
-            etcd = EmbeddedEtcd(EtcdMember(
+            assert store_tls is not None
+            member = EtcdMember(
                 name=node.peer_id, address=config.address, client_port=config.etcd_client_port,
                 peer_port=config.etcd_peer_port, datadir=config.etcd_datadir,
                 logfile=config.logdir / "etcd.log", pidfile=config.rundir / "etcd.pid",
-                cluster_token=node.cluster_id, binary=config.etcd_binary,
-                initial_cluster=pool.initial_cluster or {node.peer_id: own_url},
+                cluster_token=node.cluster_id, tls=store_tls, binary=config.etcd_binary,
+            )
+            etcd = EmbeddedEtcd(replace(
+                member, initial_cluster=pool.initial_cluster or {node.peer_id: member.peer_url},
                 initial_state="existing" if pool.initial_state == "existing" else "new",
             ), start_timeout=config.etcd_start_timeout, stop_grace=config.shutdown_timeout)
             if pool.reset_etcd:
@@ -123,7 +164,7 @@ async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, rest
                 # (unless it is leaving the pool altogether: that restart was asked for already).
                 if restart.is_set():
                     return
-                own_client = f"http://{config.address}:{config.etcd_client_port}"
+                own_client = member.client_url
                 others = tuple(url for url in pool.endpoints if url != own_client)
                 save_pool(config.localstatedir, PoolState(etcd_role="client", endpoints=others))
                 restart.set()
@@ -146,7 +187,7 @@ async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, rest
         restart.set()
 
     wired = wiring.wire(config, node, endpoints, await wiring.pick_backend(config), pool=pool, tls=tls,
-                        restart=restart_soon)
+                        store_tls=store_tls, restart=restart_soon)
     quorum_wait = config.store_timeout if len(pool.initial_cluster) <= 1 else config.etcd_start_timeout * 4
     refused: Unavailable | None = None
     try:
@@ -158,12 +199,16 @@ async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, rest
                 try:
                     await wired.store.ping()
                     break
+                except EtcdTLSError:
+                    raise  # a certificate refused: waiting changes nothing
                 except Unavailable as exc:
                     refused = exc
                     await trio.sleep(0.2)
     except trio.TooSlowError:
         raise Unavailable(f"etcd at {', '.join(endpoints)} did not answer within {quorum_wait:g}s"
                           + (f" ({refused.message})" if refused is not None else "")) from None
+    if etcd is not None:
+        await _advertise_https_peer_url(wired.store, etcd.member)
     services, supervisor = wired.services, wired.supervisor
     if ca is not None:
         await services.pool.publish_ca(ca)  # the pool is born here: its CA goes where members find it
@@ -222,6 +267,28 @@ async def _serve(config: Config, nursery: trio.Nursery, last: trio.Nursery, rest
     log.info("glusterd2 ready", socket=str(config.socket_path),
              rest=f"{config.address}:{config.rest_port}" if config.rest_port else "off",
              etcd=",".join(endpoints), daemons=wired.backend)
+
+
+def _https_urls(pool: PoolState) -> PoolState:
+    """The pool's etcd URLs as https (the embedded etcd speaks nothing else)."""
+    def https(url: str) -> str:
+        return "https://" + url.removeprefix("http://") if url.startswith("http://") else url
+
+    return replace(pool, endpoints=tuple(https(u) for u in pool.endpoints),
+                   initial_cluster={name: https(url) for name, url in pool.initial_cluster.items()})
+
+
+async def _advertise_https_peer_url(store: Any, member: EtcdMember) -> None:
+    """A data dir made when etcd spoke plain http still names this member's peer URL as http: members
+    joining later would be told it.  Correct it (a cluster of one can; a bigger one could not meet)."""
+    try:
+        own = next((m for m in await store.members() if m.name == member.name), None)
+        if own is not None and own.peer_urls != (member.peer_url,):
+            await store.update_member(own.id, member.peer_url)
+            log.warning("etcd member's peer URL changed to https", was=",".join(own.peer_urls),
+                        peer_url=member.peer_url)
+    except GD2Error as exc:
+        log.warning("cannot check this etcd member's peer URL", error=exc.message)
 
 
 async def _settling(what: str, step: Callable[[], Awaitable[object]], *, until: float) -> None:

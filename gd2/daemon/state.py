@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gd2.errors import ConfigError
 from gd2.model.node import LocalNode
+from gd2.store.tls import EtcdTLS
 
 NODE_FILE = "node.json"
 
@@ -22,6 +23,7 @@ def _write_atomically(path: Path, data: bytes, mode: int) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
+        os.fchmod(fd, mode)  # O_CREAT's mode is masked by the umask and ignored for a stale temp file
         os.write(fd, data)
         os.fsync(fd)
     finally:
@@ -61,6 +63,28 @@ def load_or_create_secret(path: Path) -> bytes:
 
 POOL_FILE = "pool.json"
 TLS_DIR = "tls"
+# gd2.peer.pki's file names (not imported from there: cryptography is slow to import).
+CA_FILE, NODE_CERT_FILE, NODE_KEY_FILE = "ca.pem", "node.pem", "node.key"
+
+
+def private_dir(path: Path) -> None:
+    """Make ``path`` a directory only its owner (root) can enter, whatever the umask or its old mode."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {path}: {exc.strerror}") from None
+
+
+def has_tls(localstatedir: Path) -> bool:
+    """Whether this node has its certificate yet (it has none before its pool's birth)."""
+    return (localstatedir / TLS_DIR / NODE_CERT_FILE).exists()
+
+
+def node_etcd_tls(localstatedir: Path) -> EtcdTLS:
+    """The pool's etcd, served and reached with this node's certificate from the pool CA."""
+    directory = localstatedir / TLS_DIR
+    return EtcdTLS(directory / CA_FILE, directory / NODE_CERT_FILE, directory / NODE_KEY_FILE)
 
 
 @dataclass(frozen=True)

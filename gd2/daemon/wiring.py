@@ -41,6 +41,7 @@ from gd2.hooks import HookRunner, hook_environment
 from gd2.model.node import LocalNode
 from gd2.peer import PeerServer, TLSMaterial
 from gd2.store.etcd import EtcdStore
+from gd2.store.tls import EtcdTLS
 from gd2.sunrpc.portmap import PortmapRegistry
 from gd2.sunrpc.server import SunrpcServer
 from gd2.systemd import SystemdBus, choose_backend, system_bus_address
@@ -77,9 +78,9 @@ async def pick_backend(config: Config) -> str:
 
 
 def wire(config: Config, node: LocalNode, endpoints: Sequence[str], backend_kind: str, *, pool: PoolState,
-         tls: TLSMaterial, restart: Callable[[], None]) -> Wired:
+         tls: TLSMaterial, store_tls: EtcdTLS | None, restart: Callable[[], None]) -> Wired:
     """Build every long-lived object of the daemon (nothing runs yet)."""
-    store = EtcdStore(endpoints, f"gd2/{node.cluster_id}", rpc_timeout=config.store_timeout)
+    store = EtcdStore(endpoints, f"gd2/{node.cluster_id}", rpc_timeout=config.store_timeout, tls=store_tls)
     paths = NodePaths(rundir=config.rundir, logdir=config.logdir, address=config.address,
                       sunrpc_port=config.sunrpc_port, peer_id=node.peer_id)
     registry = PortmapRegistry()
@@ -114,8 +115,8 @@ def wire(config: Config, node: LocalNode, endpoints: Sequence[str], backend_kind
                               fault_point=os.environ.get(FAULT_ENV) or None)
     peers = PeerService(store, node, peer_port=config.peer_port, etcd_role=pool.etcd_role)
     ports = NodePorts(peer_port=config.peer_port, join_port=config.join_port,
-                      etcd_peer_url=f"http://{config.address}:{config.etcd_peer_port}",
-                      etcd_client_url=f"http://{config.address}:{config.etcd_client_port}")
+                      etcd_peer_url=f"https://{config.address}:{config.etcd_peer_port}",
+                      etcd_client_url=f"https://{config.address}:{config.etcd_client_port}")
     pool_service = PoolService(store, store if config.embedded_etcd else None, node, peers, lambda: tls,
                                etcd_members=config.etcd_members, join_port=config.join_port,
                                join_timeout=config.etcd_start_timeout * 4,

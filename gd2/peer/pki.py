@@ -294,6 +294,7 @@ def save_pem(path: Path, data: bytes, *, private: bool) -> None:
 def save_tls(directory: Path, tls: TLSMaterial) -> None:
     """Write ``ca.pem``, ``node.pem`` and ``node.key`` (0600) into ``directory`` (made 0700 if missing)."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)  # whatever the umask, or the mode it had
     save_pem(directory / NODE_KEY_FILE, tls.node_key, private=True)
     save_pem(directory / NODE_CERT_FILE, tls.node_cert, private=False)
     save_pem(directory / CA_FILE, tls.ca_cert, private=False)

@@ -1,8 +1,11 @@
 """etcd run by glusterd2 itself, as a supervised child process.
 
-The child gets its own data directory under the local state dir and listens
-on this node's address only, so several glusterd2s (one per 127.0.0.x) can
-each run one on the same ports.  If it dies it is restarted with backoff; when
+The child gets its own data directory under the local state dir (0700) and
+listens on this node's address only, so several glusterd2s (one per
+127.0.0.x) can each run one on the same ports.  Both its client and its peer
+URLs are https and require a client certificate from the pool CA
+(gd2.store.tls): etcd holds the CA's private key.  Its command line names only
+files, and its log (0600) is written by us.  If it dies it is restarted with backoff; when
 glusterd2 stops, it is stopped (SIGTERM, then SIGKILL) in a shielded scope so
 cancellation can never leave an orphan holding the ports.
 
@@ -25,6 +28,7 @@ import ipaddress
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -37,6 +41,7 @@ import trio
 
 from gd2.errors import Conflict, Unavailable
 from gd2.store.membership import MemberRemoved, initial_cluster_string
+from gd2.store.tls import EtcdTLS
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +58,9 @@ class EtcdMember:
     logfile: Path
     pidfile: Path
     cluster_token: str
+    # The node's certificate and key from the pool CA, and that CA: etcd serves with the certificate on
+    # both URLs and accepts only clients and peers with a certificate from the CA.
+    tls: EtcdTLS
     binary: str = "etcd"
     # Raft timing for servers on one LAN: a fresh single member elects itself
     # in ~0.2 s instead of ~1 s with etcd's defaults (100/1000 ms).  Three
@@ -67,13 +75,17 @@ class EtcdMember:
     # added (its data dir must be fresh: see reset_datadir).
     initial_state: Literal["new", "existing"] = "new"
 
+    def __post_init__(self) -> None:
+        if self.tls.ca_file is None or self.tls.cert_file is None:
+            raise ValueError("etcd's TLS needs a CA file and a certificate with its key")
+
     @property
     def client_url(self) -> str:
-        return f"http://{self.address}:{self.client_port}"
+        return f"https://{self.address}:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
-        return f"http://{self.address}:{self.peer_port}"
+        return f"https://{self.address}:{self.peer_port}"
 
     def initial_cluster_arg(self) -> str:
         """The ``--initial-cluster`` value."""
@@ -88,7 +100,8 @@ class EtcdMember:
         return (self.datadir / "member" / "wal").is_dir()
 
     def command(self) -> list[str]:
-        """etcd's command line for this member."""
+        """etcd's command line for this member (file names only: it is readable in /proc)."""
+        ca, cert, key = str(self.tls.ca_file), str(self.tls.cert_file), str(self.tls.key_file)
         return [
             self.binary,
             "--name", self.name,
@@ -108,23 +121,35 @@ class EtcdMember:
             # A member that was cut off (or restarted alone) asks before
             # campaigning, so it cannot depose a healthy leader on return.
             "--pre-vote",
+            # Clients (glusterd2, etcdctl) and peers alike need a certificate from the pool CA.
+            "--cert-file", cert, "--key-file", key, "--trusted-ca-file", ca, "--client-cert-auth",
+            "--peer-cert-file", cert, "--peer-key-file", key, "--peer-trusted-ca-file", ca,
+            "--peer-client-cert-auth",
+            # etcd would also want a peer's source address among its certificate's IP addresses: on a
+            # multi-homed server (or 127.0.0.x, which connects from 127.0.0.1) it is not.  The
+            # certificate must still come from the pool CA.
+            "--experimental-peer-skip-client-san-verification",
         ]
 
 
-async def etcd_is_healthy(address: str, port: int) -> bool:
-    """One GET /health against etcd's client URL; False on any failure."""
+async def etcd_is_healthy(address: str, port: int, context: ssl.SSLContext) -> bool:
+    """One GET /health against etcd's https client URL (``context``: our client certificate and the CA);
+    False on any failure."""
     try:
-        stream = await trio.open_tcp_stream(address, port)
+        tcp = await trio.open_tcp_stream(address, port)
     except OSError:
         return False
-    async with stream:
-        try:
-            await stream.send_all(f"GET /health HTTP/1.0\r\nHost: {address}\r\n\r\n".encode())
-            reply = b""
-            while chunk := await stream.receive_some(4096):
-                reply += chunk
-        except (OSError, trio.BrokenResourceError):
-            return False
+    stream = trio.SSLStream(tcp, context, server_hostname=address, https_compatible=True)
+    reply = b""
+    try:
+        await stream.send_all(f"GET /health HTTP/1.0\r\nHost: {address}\r\n\r\n".encode())
+        while chunk := await stream.receive_some(4096):
+            reply += chunk
+    except (OSError, trio.BrokenResourceError):
+        return False
+    finally:
+        with trio.CancelScope(shield=True):
+            await tcp.aclose()  # no TLS goodbye: the reply is in, or the handshake failed
     return reply.startswith(b"HTTP/1.") and b'"health":"true"' in reply
 
 
@@ -170,7 +195,20 @@ def reset_datadir(member: EtcdMember) -> None:
     if pid is not None:
         raise Conflict(f"etcd (pid {pid}) is running on {member.datadir}; stop it before resetting its data")
     shutil.rmtree(member.datadir, ignore_errors=True)
-    member.datadir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _private_dir(member.datadir)
+
+
+def _private_dir(path: Path) -> None:
+    """``path`` as a directory only root can enter (etcd's data is the pool's store: the CA key too)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)  # mkdir's mode is masked by the umask and ignored for an existing directory
+
+
+def _open_log(path: Path) -> int:
+    """etcd's log file for appending, 0600 whatever the umask (it names clients, files, members)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
 
 
 def _listening_inodes(address: str, port: int) -> set[str]:
@@ -270,6 +308,13 @@ class EmbeddedEtcd:
         self._max_backoff = max_backoff
         self.pid: int | None = None
         self.restarts = 0
+        self._context: ssl.SSLContext | None = None
+
+    def _probe_context(self) -> ssl.SSLContext:
+        # Made once the files exist (they are made or replaced before etcd starts).
+        if self._context is None:
+            self._context = self.member.tls.ssl_context()
+        return self._context
 
     def _removed_or_unavailable(self, process: trio.Process, why: str, log_offset: int) -> Unavailable:
         if process.returncode == 0 and _REMOVED in _log_since(self.member.logfile, log_offset):
@@ -290,7 +335,7 @@ class EmbeddedEtcd:
                 # serves them), so the process is watched beside it.
                 nursery.start_soon(_cancel_when_exits, process, nursery.cancel_scope)
                 while process.returncode is None:
-                    if await etcd_is_healthy(address, port) if need_quorum else \
+                    if await etcd_is_healthy(address, port, self._probe_context()) if need_quorum else \
                             await _listens(process.pid, address, port):
                         nursery.cancel_scope.cancel()
                         return
@@ -310,7 +355,7 @@ class EmbeddedEtcd:
         No deadline of its own: the caller wraps it (``trio.fail_after``).
         """
         while True:
-            if await etcd_is_healthy(self.member.address, self.member.client_port):
+            if await etcd_is_healthy(self.member.address, self.member.client_port, self._probe_context()):
                 return
             await trio.sleep(0.05)
 
@@ -325,7 +370,7 @@ class EmbeddedEtcd:
         was removed from the cluster is not restarted: :class:`MemberRemoved`
         is raised.
         """
-        self.member.datadir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private_dir(self.member.datadir)
         orphan = await trio.to_thread.run_sync(stop_orphan, self.member, self._stop_grace)
         if orphan is not None:
             log.warning("stopped an etcd left over from a previous glusterd2", pid=orphan)
@@ -334,11 +379,14 @@ class EmbeddedEtcd:
         while True:
             log_offset = _log_size(self.member.logfile)
             # A local append-only log file: opening it cannot block for long.
-            with open(self.member.logfile, "ab") as logfile:  # noqa: ASYNC230
+            logfile = _open_log(self.member.logfile)
+            try:
                 process = await trio.lowlevel.open_process(
                     self.member.command(), stdout=logfile, stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL, start_new_session=True, env=_child_env(),
                 )
+            finally:
+                os.close(logfile)
             self.pid = process.pid
             started_at = trio.current_time()
             self.member.pidfile.write_text(f"{process.pid}\n")

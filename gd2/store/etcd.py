@@ -13,6 +13,12 @@ only when the connection could not be made at all (so it cannot have been
 applied).  A call that times out is not retried, which keeps every call
 within about one ``rpc_timeout``.  So just after a member dies, one CAS write
 may still raise Unavailable ("Socket closed"): the caller retries it.
+
+https endpoints are reached with the files of an :class:`EtcdTLS` (the CA
+that signed etcd's certificate, and our client certificate): each endpoint
+gets a TLS channel of its own, checked against its IP address or name, so
+failover works as with http.  http endpoints take no TLS; whether plain http
+is acceptable at all is the configuration's decision (``etcd-allow-http``).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from gd2.store.membership import (
     MembershipRefused,
     check_peer_url,
 )
+from gd2.store.tls import EtcdTLS, EtcdTLSError, explain_tls_failure
 
 log = structlog.get_logger(__name__)
 
@@ -57,14 +64,27 @@ _UNREACHABLE = (
 _ENDPOINT_FAILED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.INTERNAL)
 
 
-def _endpoint(url: str, retry: float) -> Any:
+def _endpoint(url: str, retry: float, credentials: grpc.ChannelCredentials | None) -> Any:
     parts = urlsplit(url)
-    if not parts.hostname or not parts.port:
-        raise InvalidRequest(f"etcd endpoint {url!r} is not http://HOST:PORT")
+    if parts.scheme not in ("http", "https") or not parts.hostname or not parts.port:
+        raise InvalidRequest(f"etcd endpoint {url!r} is not https://HOST:PORT (or http://HOST:PORT)")
+    if (parts.scheme == "https") != (credentials is not None):
+        raise InvalidRequest(f"etcd endpoint {url!r}: https needs TLS files (a CA, a client certificate), "
+                             "http takes none")
     # A channel of its own, not one shared through gRPC's global subchannel pool: a store made after
     # an in-process restart must not inherit the backoff of a connection to the etcd that was stopped.
-    return etcd3.Endpoint(parts.hostname, parts.port, secure=False, time_retry=retry,
-                          opts=[("grpc.use_local_subchannel_pool", 1)])
+    return etcd3.Endpoint(parts.hostname, parts.port, secure=credentials is not None, creds=credentials,
+                          time_retry=retry, opts=[("grpc.use_local_subchannel_pool", 1)])
+
+
+def _credentials(tls: EtcdTLS | None) -> grpc.ChannelCredentials | None:
+    if tls is None:
+        return None
+    try:
+        ca, key, cert = tls.read()
+    except OSError as exc:
+        raise EtcdTLSError(f"cannot read etcd's TLS file {exc.filename}: {exc.strerror}") from None
+    return grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
 
 
 def _rpc_error(exc: BaseException) -> grpc.RpcError | None:
@@ -141,17 +161,22 @@ class EtcdStore:
     """
 
     def __init__(
-        self, endpoints: Sequence[str], prefix: str, rpc_timeout: float, *, endpoint_retry: float = 1.0
+        self, endpoints: Sequence[str], prefix: str, rpc_timeout: float, *, tls: EtcdTLS | None = None,
+        endpoint_retry: float = 1.0,
     ) -> None:
         self._prefix = prefix.rstrip("/") + "/"
         self._rpc_timeout = rpc_timeout
         self._endpoint_retry = endpoint_retry
+        self._tls = tls
+        # Read once: a join or leave replaces (or removes) the files, then restarts with a new store.
+        self._credentials = _credentials(tls)
         self._conn = self._connect(endpoints)
 
     def _connect(self, urls: Sequence[str]) -> _Client:
         if not urls:
             raise InvalidRequest("no etcd endpoints given")
-        endpoints = [_endpoint(u, self._endpoint_retry) for u in urls]
+        credentials = self._credentials if any(u.startswith("https:") for u in urls) else None
+        endpoints = [_endpoint(u, self._endpoint_retry, credentials) for u in urls]
         client = etcd3.MultiEndpointEtcd3Client(endpoints=endpoints, timeout=self._rpc_timeout, failover=True)
         # etcd3 starts on a random endpoint; start on the first, as given (a
         # member node lists its own etcd first), through the property etcd3
@@ -249,8 +274,25 @@ class EtcdStore:
         return Entry(relative, kind, schema, value, int(meta.mod_revision))
 
     async def ping(self) -> None:
-        """Raise Unavailable unless the cluster answers a status request."""
-        await self._call("status", lambda c: c.status(), idempotent=True)
+        """Raise Unavailable unless the cluster answers a status request.
+
+        When no endpoint answers because of TLS (a certificate refused on either side, http spoken to
+        https or the reverse), raise :class:`EtcdTLSError` saying so in one line.
+        """
+        try:
+            await self._call("status", lambda c: c.status(), idempotent=True)
+        except Unavailable:
+            why = await trio.to_thread.run_sync(self._explain_tls, abandon_on_cancel=True)
+            if why is not None:
+                raise EtcdTLSError(why) from None
+            raise
+
+    def _explain_tls(self) -> str | None:
+        for url in self._conn.urls:
+            why = explain_tls_failure(url, self._tls if url.startswith("https:") else None)
+            if why is not None:
+                return why
+        return None
 
     async def get(self, key: str) -> Entry | None:
         full = self._prefix + key
@@ -353,6 +395,12 @@ class EtcdStore:
         """
         await self._call(f"member remove {member_id:x}", lambda c: c.remove_member(member_id))
         log.info("etcd member removed", id=f"{member_id:x}")
+
+    async def update_member(self, member_id: int, peer_url: str) -> None:
+        """Change where a member listens for its peers (etcdctl member update)."""
+        url = check_peer_url(peer_url)
+        await self._call(f"member update {member_id:x}", lambda c: c.update_member(member_id, [url]))
+        log.info("etcd member updated", id=f"{member_id:x}", peer_url=url)
 
     async def leader_id(self) -> int | None:
         """The id of the current leader, as the answering member sees it (None: no leader)."""

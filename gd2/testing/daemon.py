@@ -67,6 +67,7 @@ class DaemonProcess:
     process: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)  # on top of ours (DBUS_SYSTEM_BUS_ADDRESS, say)
     launcher: list[str] = field(default_factory=list)  # runs the daemon (["prlimit", "--nofile=…", "--"], say)
+    umask: int = -1  # the daemon's umask (-1: ours)
 
     @property
     def statedir(self) -> Path:
@@ -97,7 +98,8 @@ class DaemonProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with open(self.stderr_path, "ab") as err:
             self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                            stdout=err, stderr=err, env={**os.environ, **self.env})
+                                            stdout=err, stderr=err, env={**os.environ, **self.env},
+                                            umask=self.umask)
         if wait:
             self.wait_ready(timeout)
 
@@ -171,6 +173,17 @@ class DaemonProcess:
         if check and result.returncode != 0:
             raise AssertionError(f"gd2ctl {' '.join(args)} failed ({result.returncode}): {result.stderr}")
         return result
+
+    def etcdctl(self, *args: str, address: str | None = None, timeout: float = 20.0,
+                check: bool = True) -> subprocess.CompletedProcess[str]:
+        """etcdctl against the etcd at ``address`` (default: this node's), over https with this node's
+        certificate from its pool CA, as a member's glusterd2 connects."""
+        tls = self.statedir / "tls"
+        return subprocess.run(["etcdctl", "--endpoints", f"https://{address or self.address}:2379",
+                               "--cacert", str(tls / "ca.pem"), "--cert", str(tls / "node.pem"),
+                               "--key", str(tls / "node.key"), *args],
+                              capture_output=True, text=True, timeout=timeout, check=check,
+                              env={**os.environ, "ETCDCTL_API": "3"})
 
     def api(self, method: str, target: str, body: Any = None) -> tuple[int, Any]:
         return http_over_unix(self.socket_path, method, target, body)

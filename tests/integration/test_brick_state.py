@@ -132,7 +132,7 @@ def _status(gd2: DaemonProcess, name: str) -> dict[str, Any]:
 
 async def test_a_daemon_publishes_its_bricks_and_answers_for_other_nodes(
         daemon_factory: Callable[..., DaemonProcess], etcd_url: str, brick_fs: Path) -> None:
-    gd2 = daemon_factory("--etcd-endpoints", etcd_url)
+    gd2 = daemon_factory("--etcd-endpoints", etcd_url, "--etcd-allow-http", "true")
     node = json.loads((gd2.statedir / "node.json").read_text())
     store = EtcdStore([etcd_url], f"gd2/{node['cluster_id']}", rpc_timeout=5)
     try:

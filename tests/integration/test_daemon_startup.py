@@ -46,7 +46,7 @@ def test_unknown_key_names_the_line(tmp_path: Path) -> None:
 
 def test_unreachable_etcd_is_a_clear_error(tmp_path: Path) -> None:
     result = _run_glusterd2(tmp_path, "--address", "127.0.0.41", "--store-timeout", "1",
-                            "--etcd-endpoints", "http://127.0.0.41:1")
+                            "--etcd-endpoints", "http://127.0.0.41:1", "--etcd-allow-http", "true")
     assert result.returncode == 1
     _no_traceback(result)
     assert "glusterd2: etcd at http://127.0.0.41:1 did not answer" in result.stderr
@@ -67,12 +67,12 @@ def test_embedded_etcd_that_cannot_start_is_reported(tmp_path: Path) -> None:
         result = _run_glusterd2(tmp_path, "--address", "127.0.0.43", "--etcd-start-timeout", "10")
     assert result.returncode == 1
     _no_traceback(result)
-    assert "etcd on http://127.0.0.43:2379 exited" in result.stderr
+    assert "etcd on https://127.0.0.43:2379 exited" in result.stderr
     assert "address already in use" in result.stderr
 
 
 def test_external_etcd(daemon_factory: Callable[..., DaemonProcess], etcd_url: str, brick_fs: Path) -> None:
-    gd2 = daemon_factory("--etcd-endpoints", etcd_url)
+    gd2 = daemon_factory("--etcd-endpoints", etcd_url, "--etcd-allow-http", "true")  # the session's etcd
     assert gd2.etcd_pid() is None
     gd2.ctl("volume", "create", "ext", f"{gd2.address}:{brick_fs}/x", check=True)
     gd2.stop()

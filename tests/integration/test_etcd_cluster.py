@@ -1,12 +1,14 @@
 """A multi-member etcd cluster run by gd2.store: grow, lose a member, heal, restart the whole pool.
 
 Real etcd processes, one per address (127.0.N.101, .102, ...) on the usual
-2379/2380, each supervised by :class:`EmbeddedEtcd` as a glusterd2 node would.
+2379/2380, each supervised by :class:`EmbeddedEtcd` as a glusterd2 node would:
+https on both URLs, each member with a certificate of one test CA.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import signal
 import uuid
@@ -18,6 +20,7 @@ import pytest
 import trio
 
 from gd2.errors import InvalidRequest, Unavailable
+from gd2.peer import pki
 from gd2.store.embedded import EmbeddedEtcd, EtcdMember, reset_datadir
 from gd2.store.etcd import EtcdStore
 from gd2.store.membership import (
@@ -28,6 +31,7 @@ from gd2.store.membership import (
     MembershipRefused,
     join_initial_cluster,
 )
+from gd2.store.tls import EtcdTLS
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +58,18 @@ class _Relay:
         self._status.started(value)
 
 
+@functools.cache
+def _ca() -> pki.CertifiedKey:
+    return pki.create_ca("gd2-test-cluster")
+
+
+def _node_tls(directory: Path, name: str, address: str) -> EtcdTLS:
+    """A certificate of the test CA for one member, as a glusterd2 node has from its pool."""
+    own = pki.issue_node_cert(_ca(), name, [address])
+    pki.save_tls(directory, pki.TLSMaterial(ca_cert=_ca().cert, node_cert=own.cert, node_key=own.key))
+    return EtcdTLS(directory / pki.CA_FILE, directory / pki.NODE_CERT_FILE, directory / pki.NODE_KEY_FILE)
+
+
 class Node:
     """One would-be glusterd2 node's etcd member, started and stopped on demand."""
 
@@ -63,6 +79,7 @@ class Node:
         self.member = EtcdMember(
             name=name, address=address, client_port=2379, peer_port=2380, datadir=home / "etcd",
             logfile=home / "etcd.log", pidfile=home / "etcd.pid", cluster_token="gd2-test-cluster",
+            tls=_node_tls(home / "tls", name, address),
         )
         self._nursery = nursery
         self._scope: trio.CancelScope | None = None
@@ -169,7 +186,7 @@ async def join(store: EtcdStore, node: Node) -> None:
 async def three_members(nodes: Callable[[str], Node]) -> tuple[list[Node], EtcdStore]:
     a, b, c = nodes("a"), nodes("b"), nodes("c")
     await a.start(need_quorum=True)  # the first node: a single member, as today
-    store = EtcdStore([a.member.client_url], f"gd2/{uuid.uuid4()}", rpc_timeout=RPC_TIMEOUT)
+    store = EtcdStore([a.member.client_url], f"gd2/{uuid.uuid4()}", rpc_timeout=RPC_TIMEOUT, tls=a.member.tls)
     await join(store, b)
     await join(store, c)
     store.set_endpoints([n.member.client_url for n in (a, b, c)])
@@ -185,8 +202,8 @@ async def test_grow_to_three_then_remove_a_live_member(nodes: Callable[[str], No
         assert {m.client_urls for m in members} == {(n.member.client_url,) for n in (a, b, c)}
         assert await store.leader_id() in {m.id for m in members}
 
-        only_a = EtcdStore([a.member.client_url], store.prefix, rpc_timeout=RPC_TIMEOUT)
-        only_c = EtcdStore([c.member.client_url], store.prefix, rpc_timeout=RPC_TIMEOUT)
+        only_a = EtcdStore([a.member.client_url], store.prefix, rpc_timeout=RPC_TIMEOUT, tls=a.member.tls)
+        only_c = EtcdStore([c.member.client_url], store.prefix, rpc_timeout=RPC_TIMEOUT, tls=c.member.tls)
         await only_a.put("volumes/v", "volume", {"name": "v"})
         entry = await only_c.get("volumes/v")
         assert entry is not None and entry.value == {"name": "v"}
@@ -253,7 +270,7 @@ async def test_kill_one_of_three_then_replace_it(nodes: Callable[[str], Node]) -
         [old_leader] = [n for n in (*alive, d) if n.name == members[await store.leader_id() or 0].name]
         await old_leader.kill9()
         await retry_unavailable(lambda: store.put("volumes/after-leader", "volume", {}))
-        only_d = EtcdStore([d.member.client_url], store.prefix, rpc_timeout=RPC_TIMEOUT)
+        only_d = EtcdStore([d.member.client_url], store.prefix, rpc_timeout=RPC_TIMEOUT, tls=d.member.tls)
         assert len(await only_d.list_prefix("volumes/")) == 8
         await only_d.close()
     finally:
@@ -284,7 +301,7 @@ async def test_whole_cluster_restart_in_reverse_order(nodes: Callable[[str], Nod
 async def test_two_member_cluster_restarts(nodes: Callable[[str], Node]) -> None:
     a, b = nodes("a"), nodes("b")
     await a.start(need_quorum=True)
-    store = EtcdStore([a.member.client_url], f"gd2/{uuid.uuid4()}", rpc_timeout=RPC_TIMEOUT)
+    store = EtcdStore([a.member.client_url], f"gd2/{uuid.uuid4()}", rpc_timeout=RPC_TIMEOUT, tls=a.member.tls)
     try:
         await join(store, b)
         store.set_endpoints([a.member.client_url, b.member.client_url])
@@ -304,7 +321,7 @@ async def test_two_member_cluster_restarts(nodes: Callable[[str], Node]) -> None
 async def test_membership_errors_are_clear(nodes: Callable[[str], Node]) -> None:
     a, b, c = nodes("a"), nodes("b"), nodes("c")
     await a.start(need_quorum=True)
-    store = EtcdStore([a.member.client_url], f"gd2/{uuid.uuid4()}", rpc_timeout=RPC_TIMEOUT)
+    store = EtcdStore([a.member.client_url], f"gd2/{uuid.uuid4()}", rpc_timeout=RPC_TIMEOUT, tls=a.member.tls)
     try:
         with pytest.raises(MemberNotFound, match="member not found"):
             await store.remove_member(0x1234)
@@ -336,7 +353,7 @@ async def test_membership_errors_are_clear(nodes: Callable[[str], Node]) -> None
 async def test_member_that_lost_quorum_does_not_answer_members(nodes: Callable[[str], Node]) -> None:
     a, b = nodes("a"), nodes("b")
     await a.start(need_quorum=True)
-    store = EtcdStore([a.member.client_url], f"gd2/{uuid.uuid4()}", rpc_timeout=RPC_TIMEOUT)
+    store = EtcdStore([a.member.client_url], f"gd2/{uuid.uuid4()}", rpc_timeout=RPC_TIMEOUT, tls=a.member.tls)
     try:
         await join(store, b)
         await b.stop()

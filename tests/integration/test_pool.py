@@ -34,9 +34,7 @@ def _peers(gd2: DaemonProcess) -> list[dict[str, Any]]:
 
 
 def _etcd_members(gd2: DaemonProcess) -> list[dict[str, Any]]:
-    result = subprocess.run(["etcdctl", "--endpoints", f"http://{gd2.address}:2379", "member", "list", "-w", "json"],
-                            capture_output=True, text=True, timeout=20, check=True,
-                            env={**os.environ, "ETCDCTL_API": "3"})
+    result = gd2.etcdctl("member", "list", "-w", "json")
     members: list[dict[str, Any]] = json.loads(result.stdout)["members"]
     return members
 
@@ -89,6 +87,11 @@ def test_three_nodes_join_and_etcd_grows_to_three(pool3: list[DaemonProcess]) ->
             break
         assert time.monotonic() < deadline, f"roles not settled: {answer.stdout} {answer.stderr}"
         time.sleep(0.3)
+    # Every member joined with the pool CA's certificate, and etcd speaks https only, on both URLs.
+    cas = {(node.statedir / "tls" / "ca.pem").read_bytes() for node in pool3}
+    assert len(cas) == 1
+    for member in _etcd_members(pool3[1]):  # through a joined node's own certificate
+        assert all(url.startswith("https://") for url in (*member["peerURLs"], *member["clientURLs"])), member
 
 
 def test_replica_3_across_nodes_mounted_through_two_nodes(pool3: list[DaemonProcess], brick_fs: Path,

@@ -30,15 +30,12 @@ def _peers(gd2: DaemonProcess) -> list[dict[str, Any]]:
     return peers
 
 
-def _etcdctl(address: str, *args: str) -> Any:
-    result = subprocess.run(["etcdctl", "--endpoints", f"http://{address}:2379", *args, "-w", "json"],
-                            capture_output=True, text=True, timeout=20, check=True,
-                            env={**os.environ, "ETCDCTL_API": "3"})
-    return json.loads(result.stdout)
+def _etcdctl(node: DaemonProcess, *args: str) -> Any:
+    return json.loads(node.etcdctl(*args, "-w", "json").stdout)
 
 
-def _members(address: str) -> list[dict[str, Any]]:
-    members: list[dict[str, Any]] = _etcdctl(address, "member", "list")["members"]
+def _members(node: DaemonProcess) -> list[dict[str, Any]]:
+    members: list[dict[str, Any]] = _etcdctl(node, "member", "list")["members"]
     return members
 
 
@@ -61,7 +58,7 @@ def _pool(daemon_factory: Callable[..., DaemonProcess], count: int) -> list[Daem
     nodes = [daemon_factory(name=f"node{i + 1}") for i in range(count)]
     for other in nodes[1:]:
         nodes[0].ctl("peer", "add", other.address, check=True, timeout=120)
-    _until("etcd has grown", lambda: sum(1 for m in _members(nodes[0].address) if m.get("name"))
+    _until("etcd has grown", lambda: sum(1 for m in _members(nodes[0]) if m.get("name"))
            == min(count, 3), limit=60)
     return nodes
 
@@ -140,7 +137,7 @@ def test_concurrent_creates_of_one_name_on_two_nodes(daemon_factory: Callable[..
 def test_killing_the_etcd_leader_node_keeps_the_pool_working(daemon_factory: Callable[..., DaemonProcess],
                                                              brick_fs: Path) -> None:
     nodes = _pool(daemon_factory, 3)
-    status = _etcdctl(nodes[0].address, "endpoint", "status", "--cluster")
+    status = _etcdctl(nodes[0], "endpoint", "status", "--cluster")
     leader_id = status[0]["Status"]["leader"]
     leader_url = next(s["Endpoint"] for s in status if s["Status"]["header"]["member_id"] == leader_id)
     victim = next(n for n in nodes if n.address in leader_url)
@@ -169,7 +166,7 @@ def test_killing_the_etcd_leader_node_keeps_the_pool_working(daemon_factory: Cal
     victim.start()
     _until("the killed node is online again",
            lambda: all(p["online"] for p in _peers(survivors[0])), limit=60)
-    names = {m.get("name") for m in _members(survivors[0].address)}
+    names = {m.get("name") for m in _members(survivors[0])}
     assert len(names) == 3 and "" not in names, "the node is an etcd member again"
 
 
@@ -213,13 +210,13 @@ def test_remove_a_dead_peer_with_force_then_readd_it_wiped(daemon_factory: Calla
     assert refused.returncode == 1 and "offline" in refused.stderr and "force" in refused.stderr
     one.ctl("peer", "remove", three.address, "force", check=True)
     assert three.address not in {p["addresses"][0] for p in _peers(two)}
-    assert len(_members(one.address)) == 2
+    assert len(_members(one)) == 2
     shutil.rmtree(three.workdir)
     three.start()
     one.ctl("peer", "add", three.address, check=True, timeout=120)
     # It may join as an etcd client and be promoted a moment later (an in-process restart).
     _until("etcd back to three started members",
-           lambda: sum(1 for m in _members(one.address) if m.get("name")) == 3, limit=60)
+           lambda: sum(1 for m in _members(one) if m.get("name")) == 3, limit=60)
 
     def all_online_seen_by_three() -> bool:
         answer = three.ctl("--json", "peer", "list")
@@ -286,7 +283,7 @@ def test_a_member_node_down_past_its_grace_is_replaced_by_a_client(
     victim.kill_leftover_etcd()
 
     def replaced() -> bool:
-        members = _members(nodes[0].address)
+        members = _members(nodes[0])
         urls = " ".join(u for m in members for u in m.get("peerURLs", []))
         return len(members) == 3 and client.address in urls and victim.address not in urls
 

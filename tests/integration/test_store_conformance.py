@@ -14,12 +14,16 @@ from gd2.store.etcd import EtcdStore
 from gd2.testing import FakeStore
 
 
-@pytest.fixture(params=["etcd", "fake"])
+@pytest.fixture(params=["etcd", "etcd-tls", "fake"])
 async def store(request: pytest.FixtureRequest, etcd_url: str) -> AsyncIterator[Store]:
     if request.param == "fake":
         yield FakeStore()
         return
-    real = EtcdStore([etcd_url], f"test/{uuid.uuid4()}", rpc_timeout=5)
+    if request.param == "etcd-tls":  # https with a client certificate, as glusterd2 reaches etcd
+        etcd = request.getfixturevalue("etcd_tls")  # conftest.TLSEtcd
+        real = EtcdStore([etcd.url], f"test/{uuid.uuid4()}", rpc_timeout=5, tls=etcd.client)
+    else:
+        real = EtcdStore([etcd_url], f"test/{uuid.uuid4()}", rpc_timeout=5)
     try:
         yield real
     finally:

@@ -7,6 +7,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from gd2.errors import InvalidRequest
 from gd2.peer import pki
@@ -31,6 +33,19 @@ def test_a_signed_csr_chains_to_its_ca(ca: pki.CertifiedKey) -> None:
     assert dns == [PEER]  # the peer id is a DNS SAN; other DNS names of the CSR are dropped
     assert ips == ["127.0.3.101"]
     assert pki.check_material(TLSMaterial(ca.cert, cert, key)) == PEER
+
+
+def test_a_node_certificate_suits_etcd_as_server_and_client(ca: pki.CertifiedKey) -> None:
+    """etcd serves its client and peer URLs with the node certificate and presents it to other members;
+    glusterd2 presents it to etcd: both TLS roles, the node's IP (etcd's URLs name it), a signing key."""
+    own = pki.issue_node_cert(ca, PEER, ["127.0.3.101"])
+    cert = x509.load_pem_x509_certificate(own.cert)
+    usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH} <= set(usages)
+    key_usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert key_usage.digital_signature  # ECDSA: TLS signs with the key, it never encrypts a secret with it
+    assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert pki.cert_names(own.cert)[1] == ["127.0.3.101"]
 
 
 def test_lifetimes(ca: pki.CertifiedKey) -> None:

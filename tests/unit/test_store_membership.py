@@ -20,6 +20,7 @@ from gd2.store.membership import (
     parse_initial_cluster,
     quorum,
 )
+from gd2.store.tls import EtcdTLS
 
 TEST_NET = int(os.environ.get("GD2_TEST_NET", "0"))
 A = Member(1, "a", ("http://10.0.0.1:2380",), ("http://10.0.0.1:2379",))
@@ -82,7 +83,8 @@ def test_find_member_and_quorum() -> None:
 
 def _member(tmp_path: Path, **changes: object) -> EtcdMember:
     base = dict(name="n1", address="10.0.0.1", client_port=2379, peer_port=2380, datadir=tmp_path / "d",
-                logfile=tmp_path / "l", pidfile=tmp_path / "p", cluster_token="t")
+                logfile=tmp_path / "l", pidfile=tmp_path / "p", cluster_token="t",
+                tls=EtcdTLS(tmp_path / "ca.pem", tmp_path / "node.pem", tmp_path / "node.key"))
     base.update(changes)
     return EtcdMember(**base)  # type: ignore[arg-type]
 
@@ -93,9 +95,28 @@ def _flag(command: list[str], flag: str) -> str:
 
 def test_single_member_command_is_unchanged(tmp_path: Path) -> None:
     command = _member(tmp_path).command()
-    assert _flag(command, "--initial-cluster") == "n1=http://10.0.0.1:2380"
+    assert _flag(command, "--initial-cluster") == "n1=https://10.0.0.1:2380"
     assert _flag(command, "--initial-cluster-state") == "new"
     assert (_flag(command, "--heartbeat-interval"), _flag(command, "--election-timeout")) == ("25", "250")
+
+
+def test_every_etcd_url_is_https_with_client_certificates(tmp_path: Path) -> None:
+    member = _member(tmp_path)
+    command = member.command()
+    for flag in ("--listen-client-urls", "--advertise-client-urls"):
+        assert _flag(command, flag) == member.client_url == "https://10.0.0.1:2379"
+    for flag in ("--listen-peer-urls", "--initial-advertise-peer-urls"):
+        assert _flag(command, flag) == member.peer_url == "https://10.0.0.1:2380"
+    assert "--client-cert-auth" in command and "--peer-client-cert-auth" in command
+    for flag in ("--trusted-ca-file", "--peer-trusted-ca-file"):
+        assert _flag(command, flag) == str(tmp_path / "ca.pem")
+    for flag in ("--cert-file", "--peer-cert-file"):
+        assert _flag(command, flag) == str(tmp_path / "node.pem")
+    for flag in ("--key-file", "--peer-key-file"):
+        assert _flag(command, flag) == str(tmp_path / "node.key")
+    assert not any("http://" in arg for arg in command)
+    with pytest.raises(ValueError, match="CA file"):
+        _member(tmp_path, tls=EtcdTLS(None, tmp_path / "c", tmp_path / "k"))
 
 
 def test_joining_member_command(tmp_path: Path) -> None:

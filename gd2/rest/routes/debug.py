@@ -6,12 +6,15 @@ from fastapi import APIRouter
 
 from gd2.api import routes
 from gd2.api.models import StoreDump, StoreEntry
+from gd2.commands.pool import KIND_CA
 from gd2.commands.services import Services
 from gd2.rest.deadline import within
 
 
-def _redacted(value: object) -> object:
+def _redacted(kind: str, value: object) -> object:
     # Volume records carry the brick login password; the dump is for reading state, not secrets.
+    if kind == KIND_CA and isinstance(value, dict) and value.get("key"):  # the pool CA's private key
+        return {**value, "key": "<redacted>"}
     if isinstance(value, dict) and isinstance(value.get("auth"), dict):
         return {**value, "auth": {**value["auth"], "password": "<redacted>"}}
     if isinstance(value, dict) and value.get("secret"):  # a webhook's signing secret
@@ -26,6 +29,6 @@ def router(services: Services, timeout: float) -> APIRouter:
     async def dump_store(prefix: str = "") -> StoreDump:
         entries = await within(timeout, lambda: services.store.list_prefix(prefix))
         return StoreDump(entries=[StoreEntry(key=e.key, schema_version=e.schema, kind=e.kind,
-                                             value=_redacted(e.value)) for e in entries])
+                                             value=_redacted(e.kind, e.value)) for e in entries])
 
     return api
