@@ -9,5 +9,6 @@ from gd2.testing.daemon import DaemonProcess, http_over_unix, venv_bin
 from gd2.testing.fake_backend import FakeBackend
 from gd2.testing.fake_peers import FakePeers
 from gd2.testing.fake_store import FakeStore
+from gd2.testing.mount import mounted
 
-__all__ = ["DaemonProcess", "FakeBackend", "FakePeers", "FakeStore", "http_over_unix", "venv_bin"]
+__all__ = ["DaemonProcess", "FakeBackend", "FakePeers", "FakeStore", "http_over_unix", "mounted", "venv_bin"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gd2.testing import DaemonProcess
+from gd2.testing import DaemonProcess, mounted
 
 pytestmark = pytest.mark.integration
 
@@ -107,19 +106,6 @@ def test_a_brick_through_a_symlink_is_refused_and_nothing_stays_marked(gd2: Daem
     assert inside.returncode != 0, "the link names a brick already in use"
     gd2.ctl("volume", "delete", "real", check=True)
     assert not _marked(target) and not _marked(link)
-
-
-@contextmanager
-def mounted(gd2: DaemonProcess, volume: str, mountpoint: Path, log: Path) -> Iterator[Path]:
-    mountpoint.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "glusterfs", "-o", f"log-file={log}", f"{gd2.address}:/{volume}",
-                    str(mountpoint)], check=True, timeout=60, capture_output=True)
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", str(mountpoint)], check=False, timeout=60)
-        if os.path.ismount(mountpoint):
-            subprocess.run(["umount", "-l", str(mountpoint)], check=False, timeout=60)
 
 
 def _get(gd2: DaemonProcess, volume: str, key: str) -> str:

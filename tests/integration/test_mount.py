@@ -12,30 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from gd2.testing import DaemonProcess
+from gd2.testing import DaemonProcess, mounted
 
 pytestmark = pytest.mark.integration
-
-
-@contextmanager
-def mounted(gd2: DaemonProcess, volume: str, mountpoint: Path, log: Path) -> Iterator[Path]:
-    mountpoint.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "glusterfs", "-o", f"log-file={log}", f"{gd2.address}:/{volume}",
-                    str(mountpoint)], check=True, timeout=60, capture_output=True)
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", str(mountpoint)], check=False, timeout=60)
-        if os.path.ismount(mountpoint):
-            subprocess.run(["umount", "-l", str(mountpoint)], check=False, timeout=60)
 
 
 def _digest(path: Path) -> str:

@@ -17,15 +17,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gd2.api import routes
-from gd2.testing import DaemonProcess, http_over_unix, venv_bin
+from gd2.testing import DaemonProcess, http_over_unix, mounted, venv_bin
 
 
 def _peers(gd2: DaemonProcess) -> list[dict[str, Any]]:
@@ -37,19 +36,6 @@ def _etcd_members(gd2: DaemonProcess) -> list[dict[str, Any]]:
     result = gd2.etcdctl("member", "list", "-w", "json")
     members: list[dict[str, Any]] = json.loads(result.stdout)["members"]
     return members
-
-
-@contextmanager
-def mounted(gd2: DaemonProcess, volume: str, mountpoint: Path, log: Path) -> Iterator[Path]:
-    mountpoint.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "glusterfs", "-o", f"log-file={log}", f"{gd2.address}:/{volume}",
-                    str(mountpoint)], check=True, timeout=60)
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", str(mountpoint)], check=False, timeout=60)
-        if os.path.ismount(mountpoint):
-            subprocess.run(["umount", "-l", str(mountpoint)], check=False, timeout=60)
 
 
 @pytest.fixture
